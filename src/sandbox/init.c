@@ -1,0 +1,515 @@
+/*
+ * init.c: the sandbox's pid 1. Runs in the child created by spawn.c, in new
+ * user, mount, pid, net, ipc, uts and cgroup namespaces, as a forked copy of
+ * the single-threaded supervisor. It:
+ *
+ *   1. dies with the supervisor (PDEATHSIG + the GO handshake),
+ *   2. maps its uid/gid to themselves (a single-id map: allowed unprivileged),
+ *   3. builds the new root from the plan and pivots into it (mounts.c logic
+ *      inline below; every step aborts the launch with the path and errno),
+ *   4. raises loopback, wipes the caller's argv/environ from its memory,
+ *   5. fences itself: no_new_privs -> Landlock -> caps dropped -> seccomp,
+ *   6. forks the command (pid 2) and execs it with the plan's environment,
+ *   7. reaps every orphan, forwards signals to the command, and exits with the
+ *      command's status; its exit makes the kernel kill everything left in
+ *      the pid namespace (setsid'd or double-forked daemons included).
+ *
+ * Assumptions: the plan's destination paths are canonical host paths (view.c),
+ * so no symlink is followed inside the new root except ones the plan made.
+ */
+#define _GNU_SOURCE
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NEWROOT "/newroot"
+#define OLDROOT "/oldroot"
+
+static char *proc_strings_start, *proc_strings_end;
+
+void hs_set_proc_strings_area(char *start, char *end)
+{
+	proc_strings_start = start;
+	proc_strings_end = end;
+}
+
+static int g_sock = -1;
+
+static void send_msg(char type, int value, const char *text)
+{
+	struct hs_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.value = value;
+	if (text)
+		snprintf(m.text, sizeof(m.text), "%s", text);
+	(void)!send(g_sock, &m, sizeof(m), MSG_NOSIGNAL);
+}
+
+/* Reports a setup failure to the supervisor and ends the child. */
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+	char buf[HS_ERR_MSG_MAX];
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (saved) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(saved));
+	}
+	send_msg(HS_MSG_ERROR, saved, buf);
+	_exit(HS_EXIT_HARNESS);
+}
+
+__attribute__((noreturn)) static void die_err(const struct hs_error *err)
+{
+	send_msg(HS_MSG_ERROR, err->sys_errno, err->msg);
+	_exit(HS_EXIT_HARNESS);
+}
+
+/* ---- filesystem helpers (all paths absolute, in our private mount ns) ---- */
+
+static void mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		die("mkdir %s", path);
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			die("mkdir %s", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		die("mkdir %s", buf);
+}
+
+static void parent_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	char *slash = strrchr(buf, '/');
+	if (slash && slash != buf) {
+		*slash = '\0';
+		mkdir_p(buf, 0755);
+	}
+}
+
+/* A mount point for a file: an empty file, unless something is there. */
+static void ensure_file(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0)
+		return;
+	parent_dirs(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+	if (fd < 0)
+		die("create mount point %s", path);
+	close(fd);
+}
+
+static void ensure_dir(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0)
+		return;
+	mkdir_p(path, 0755);
+}
+
+static void set_attr(const char *path, uint64_t attrs, bool recursive)
+{
+	struct mount_attr attr = {.attr_set = attrs};
+	if (mount_setattr(AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr)) < 0)
+		die("mount_setattr %s", path);
+}
+
+static void bind_path(const char *src, const char *dst, bool is_dir, uint64_t attrs)
+{
+	if (is_dir)
+		ensure_dir(dst);
+	else
+		ensure_file(dst);
+	/* MS_REC: submounts of the source come along; set_attr then applies
+	 * read-only/nosuid/nodev to all of them (mount_setattr AT_RECURSIVE),
+	 * which a plain MS_REMOUNT could not do. */
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		die("bind %s on %s", src, dst);
+	set_attr(dst, attrs, true);
+}
+
+static void tmpfs(const char *dst, unsigned mode, uint64_t size, unsigned long flags)
+{
+	char opts[64];
+	if (size)
+		snprintf(opts, sizeof(opts), "mode=%o,size=%llu", mode, (unsigned long long)size);
+	else
+		snprintf(opts, sizeof(opts), "mode=%o", mode);
+	ensure_dir(dst);
+	if (mount("tmpfs", dst, "tmpfs", flags, opts) < 0)
+		die("mount tmpfs on %s", dst);
+}
+
+static char *in_new(const char *path)
+{
+	static char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), NEWROOT "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		die("path %s", path);
+	}
+	return buf;
+}
+
+static char *in_old(const char *path)
+{
+	static char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), OLDROOT "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		die("path %s", path);
+	}
+	return buf;
+}
+
+/* Fresh proc for our pid namespace; the kernel knobs under it read-only. */
+static void setup_proc(const char *dst)
+{
+	static const char *const ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs", NULL};
+	char sub[PATH_MAX];
+	ensure_dir(dst);
+	if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		die("mount proc on %s", dst);
+	for (size_t i = 0; ro[i]; i++) {
+		struct stat st;
+		snprintf(sub, sizeof(sub), "%s/%s", dst, ro[i]);
+		if (lstat(sub, &st) < 0)
+			continue;
+		if (mount(sub, sub, NULL, MS_BIND | MS_REC, NULL) < 0)
+			die("bind %s", sub);
+		set_attr(sub, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
+	}
+}
+
+/* Minimal /dev: a few host device nodes bound in, a private devpts
+ * instance (ptys of the sandbox only), /dev/shm, the usual symlinks. */
+static void setup_dev(const char *dst)
+{
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
+	static const char *const links[][2] = {
+		{"fd", "/proc/self/fd"},     {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},        {"core", "/proc/kcore"},
+	};
+	char p[PATH_MAX];
+	tmpfs(dst, 0755, 1 << 20, MS_NOSUID | MS_NOEXEC);
+	for (size_t i = 0; nodes[i]; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dst, nodes[i]);
+		char src[64];
+		snprintf(src, sizeof(src), OLDROOT "/dev/%s", nodes[i]);
+		struct stat st;
+		if (stat(src, &st) < 0)
+			continue;
+		ensure_file(p);
+		if (mount(src, p, NULL, MS_BIND, NULL) < 0)
+			die("bind %s on %s", src, p);
+		set_attr(p, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+	}
+	for (size_t i = 0; i < HS_ARRAY_LEN(links); i++) {
+		if (strcmp(links[i][0], "core") == 0)
+			continue; /* no /proc/kcore link: nothing inside needs it */
+		snprintf(p, sizeof(p), "%s/%s", dst, links[i][0]);
+		if (symlink(links[i][1], p) < 0)
+			die("symlink %s", p);
+	}
+	snprintf(p, sizeof(p), "%s/pts", dst);
+	ensure_dir(p);
+	if (mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		die("mount devpts on %s", p);
+	snprintf(p, sizeof(p), "%s/shm", dst);
+	tmpfs(p, 01777, 64ULL << 20, MS_NOSUID | MS_NODEV);
+	/* No new nodes can be made in /dev itself. */
+	set_attr(dst, MOUNT_ATTR_RDONLY, false);
+}
+
+static void mount_one(const struct hs_mount *m)
+{
+	const uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	const uint64_t rw = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s", in_new(m->dst));
+	switch (m->kind) {
+	case HS_MNT_SYMLINK:
+		parent_dirs(dst);
+		if (symlink(m->src, dst) < 0 && errno != EEXIST)
+			die("symlink %s -> %s", dst, m->src);
+		break;
+	case HS_MNT_BIND_RO:
+		bind_path(in_old(m->src), dst, m->is_dir, ro);
+		break;
+	case HS_MNT_BIND_RW:
+		bind_path(in_old(m->src), dst, m->is_dir, rw);
+		break;
+	case HS_MNT_TMPFS:
+		tmpfs(dst, m->mode, m->size, MS_NOSUID | MS_NODEV);
+		break;
+	case HS_MNT_PROC:
+		setup_proc(dst);
+		break;
+	case HS_MNT_DEV:
+		setup_dev(dst);
+		break;
+	case HS_MNT_PROTECT:
+		/* Re-bind the (already visible) path onto itself, read-only. */
+		bind_path(dst, dst, m->is_dir, ro);
+		break;
+	case HS_MNT_HIDE:
+		/* Cover with an empty, mode-000 dir or file from the base tmpfs. */
+		bind_path(m->is_dir ? "/empty-dir" : "/empty-file", dst, m->is_dir, ro);
+		break;
+	}
+}
+
+/*
+ * Builds the new root. We start in a private copy of the caller's mount
+ * tree (new mount namespace, so nothing here is visible to the host):
+ * a tmpfs on /tmp becomes the temporary root (pivot_root), with the old
+ * root reachable at /oldroot as the source of every bind. The view is
+ * assembled under /newroot, then pivoted into; /oldroot is detached, so no
+ * path inside leads back to the host tree.
+ */
+static void build_root(const struct hs_plan *plan)
+{
+	/* Safety: MS_PRIVATE so none of our mounts propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die("make / private");
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") < 0)
+		die("mount base tmpfs");
+	if (chdir("/tmp") < 0)
+		die("chdir base");
+	if (mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 ||
+	    mkdir("empty-dir", 0) < 0)
+		die("mkdir in base");
+	int fd = open("empty-file", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0)
+		die("create empty-file");
+	close(fd);
+	if (syscall(SYS_pivot_root, ".", "oldroot") < 0)
+		die("pivot_root to base");
+	if (chdir("/") < 0)
+		die("chdir /");
+	/* pivot_root needs the new root to be a mount point. */
+	if (mount(NEWROOT, NEWROOT, NULL, MS_BIND, NULL) < 0)
+		die("bind newroot");
+	for (size_t i = 0; i < plan->nmounts; i++)
+		mount_one(&plan->mounts[i]);
+	/* Nothing can be created in the root itself. */
+	set_attr(NEWROOT, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
+	if (chdir(NEWROOT) < 0)
+		die("chdir newroot");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		die("pivot_root to new root");
+	/* The old root now sits under "."; detach it so the host tree is gone. */
+	if (umount2(".", MNT_DETACH) < 0)
+		die("detach old root");
+	if (chdir("/") < 0)
+		die("chdir /");
+}
+
+static void write_id_maps(uid_t uid, gid_t gid)
+{
+	char buf[64];
+	/* A single-id map of our own ids needs no privilege, but the kernel
+	 * requires setgroups to be denied first for the gid map. */
+	if (hs_write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+		die("write /proc/self/setgroups");
+	snprintf(buf, sizeof(buf), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	if (hs_write_file("/proc/self/uid_map", buf) < 0)
+		die("write uid_map");
+	snprintf(buf, sizeof(buf), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	if (hs_write_file("/proc/self/gid_map", buf) < 0)
+		die("write gid_map");
+}
+
+static void loopback_up(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket for loopback");
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		die("get loopback flags");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		die("bring loopback up");
+	close(s);
+}
+
+/* Nothing of the caller's argv or environment stays readable in our memory
+ * (a non-dumpable pid 1 already refuses /proc/1/environ; this is belt and
+ * braces for /proc/1/cmdline and for anything that can read our pages). */
+static void wipe_proc_strings(void)
+{
+	if (proc_strings_start && proc_strings_end > proc_strings_start) {
+		memset(proc_strings_start, 0, (size_t)(proc_strings_end - proc_strings_start));
+		snprintf(proc_strings_start, (size_t)(proc_strings_end - proc_strings_start),
+			 "harness-init");
+	}
+	extern char **environ;
+	environ = NULL;
+}
+
+static void close_fds_except(int keep)
+{
+	if (keep > 3)
+		syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+	syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+}
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+static void noop_handler(int sig)
+{
+	(void)sig;
+}
+
+__attribute__((noreturn)) static void exec_command(const struct hs_plan *plan, const sigset_t *orig)
+{
+	extern char **environ;
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	for (size_t i = 0; i < HS_ARRAY_LEN(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	/* execvp searches the PATH of the environment it runs in: the plan's. */
+	environ = plan->env.v;
+	execvp(plan->argv[0], plan->argv);
+	int e = errno;
+	send_msg(HS_MSG_EXECFAIL, e, plan->argv[0]);
+	_exit(e == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC);
+}
+
+/* Waits for the command, reaping every orphan on the way; forwards signals. */
+__attribute__((noreturn)) static void reap_loop(pid_t cmd, const sigset_t *set)
+{
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(set, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(cmd, sig);
+			continue;
+		}
+		int status;
+		pid_t p;
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (p == cmd) {
+				send_msg(HS_MSG_STATUS, status, NULL);
+				/* Our exit makes the kernel SIGKILL the rest of the namespace. */
+				_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			}
+		}
+	}
+}
+
+static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi)
+{
+	struct hs_error err;
+	hs_error_clear(&err);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("prctl(NO_NEW_PRIVS)");
+	if (hs_landlock_apply(plan->ll, plan->nll, plan->deny_tcp, plan->best_effort, abi, &err) < 0)
+		die_err(&err);
+	if (*abi > 0)
+		*layers |= HS_LAYER_LANDLOCK;
+	if (hs_caps_drop_all(&err) < 0)
+		die_err(&err);
+	*layers |= HS_LAYER_CAPS;
+	if (hs_seccomp_install(&err) < 0)
+		die_err(&err);
+	*layers |= HS_LAYER_SECCOMP;
+}
+
+void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int sock)
+{
+	struct hs_error err;
+	g_sock = sock;
+	unsigned layers = 0;
+	int abi = 0;
+
+	/* 1. Die with the supervisor, and do nothing until it says GO (it
+	 *    attaches our cgroup first). EOF means it is gone: leave. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		die("prctl(PDEATHSIG)");
+	struct hs_msg go;
+	if (recv(sock, &go, sizeof(go), 0) <= 0 || go.type != HS_MSG_GO)
+		_exit(HS_EXIT_HARNESS);
+	close_fds_except(sock);
+
+	if (plan->userns) {
+		write_id_maps((uid_t)go.value, (gid_t)atoi(go.text));
+		layers |= HS_LAYER_USERNS | HS_LAYER_MOUNT | HS_LAYER_PID | HS_LAYER_NET;
+		if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+			die("sethostname");
+		build_root(plan);
+		loopback_up();
+	}
+	if (chdir(plan->cwd) < 0 && chdir(plan->home) < 0 && chdir("/") < 0)
+		die("chdir %s", plan->cwd);
+	if (setsid() < 0)
+		die("setsid");
+
+	hs_error_clear(&err);
+	if (hs_rlimits_apply(&plan->limits, cg, &err) < 0)
+		die_err(&err);
+	apply_fences(plan, &layers, &abi);
+
+	/* pid 1 is not dumpable: /proc/1/{environ,mem,...} refuse the command. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_NAME, "harness-init", 0, 0, 0);
+	wipe_proc_strings();
+
+	/* Signals: pid 1 only receives what it has a handler for. Install
+	 * no-op handlers, block the signals, and take them with sigwaitinfo. */
+	sigset_t set, orig;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	struct sigaction sa = {.sa_handler = noop_handler};
+	for (size_t i = 0; i < HS_ARRAY_LEN(forwarded); i++) {
+		sigaddset(&set, forwarded[i]);
+		sigaction(forwarded[i], &sa, NULL);
+	}
+	sigaction(SIGCHLD, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &set, &orig);
+
+	pid_t cmd = fork();
+	if (cmd < 0)
+		die("fork command");
+	if (cmd == 0)
+		exec_command(plan, &orig);
+	send_msg(HS_MSG_READY, (int)layers | (abi << 16), NULL);
+	reap_loop(cmd, &set);
+}

@@ -1,0 +1,147 @@
+/*
+ * sandbox.h: the compiled plan for one run and the launcher that executes it.
+ *
+ * The plan is built in the supervisor from a resolved policy (view.c: pure
+ * path logic plus lstat/readdir of the granted trees and the creation of
+ * placeholders for protected paths that do not exist yet). The child (init.c)
+ * consumes the plan without parsing anything: it only mounts, fences and
+ * executes what the plan says.
+ */
+#ifndef HS_SANDBOX_H
+#define HS_SANDBOX_H
+
+#include "../common/common.h"
+#include "../policy/policy.h"
+#include "fence.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum hs_mount_kind {
+	HS_MNT_BIND_RO,   /* recursive bind of host src at dst, read-only, nosuid, nodev */
+	HS_MNT_BIND_RW,   /* recursive bind, read-write, nosuid, nodev */
+	HS_MNT_TMPFS,     /* fresh tmpfs (size, mode) */
+	HS_MNT_SYMLINK,   /* symlink dst -> src (merged-/usr /bin, /dev/fd, ...) */
+	HS_MNT_PROC,      /* fresh proc for the sandbox's pid namespace */
+	HS_MNT_DEV,       /* minimal /dev: tmpfs + device binds + devpts + shm */
+	HS_MNT_PROTECT,   /* re-bind dst onto itself read-only (inside a writable grant) */
+	HS_MNT_HIDE,      /* cover dst with an empty read-only file or dir */
+};
+
+struct hs_mount {
+	enum hs_mount_kind kind;
+	char *src;      /* owned; host path (binds) or link target (symlinks) */
+	char *dst;      /* owned; absolute path inside the sandbox */
+	uint64_t size;  /* tmpfs size in bytes (0: kernel default) */
+	unsigned mode;  /* tmpfs mode */
+	bool is_dir;    /* bind/hide of a directory (else a file) */
+};
+
+/* A placeholder the supervisor created on the host so that a protected path
+ * that did not exist can be masked; removed after the run if still empty. */
+struct hs_placeholder {
+	char *path; /* owned, absolute host path */
+	bool is_dir;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct hs_plan {
+	struct hs_mount *mounts; /* owned, in mount order (parents first) */
+	size_t nmounts;
+	struct hs_ll_rule *ll;   /* Landlock rules; paths point into mounts[] */
+	size_t nll;
+	struct hs_placeholder *placeholders;
+	size_t nplaceholders;
+
+	char **argv;       /* borrowed: the command */
+	struct hs_strv env; /* owned: "NAME=VALUE" for the command */
+	char *cwd;         /* owned: working directory inside */
+	char *home;        /* owned: HOME inside (same path as outside) */
+	char *hostname;    /* owned */
+	struct hs_limits limits;
+	bool deny_tcp;     /* no network: Landlock refuses TCP too */
+	bool best_effort;  /* degrade instead of failing on missing layers */
+	bool userns;       /* false only in best-effort mode without user namespaces */
+};
+
+/* Builds the plan; creates placeholders on the host (see struct above). */
+int hs_plan_build(const struct hs_policy *p, char **argv, char **environ_in,
+		  const char *cwd, const char *home, struct hs_plan *plan, struct hs_error *err);
+void hs_plan_free(struct hs_plan *plan);
+/* Removes the placeholders that are still empty and ours. */
+void hs_plan_cleanup_placeholders(struct hs_plan *plan);
+/* Human-readable description of the plan (for --dry-run and -v). */
+void hs_plan_describe(const struct hs_plan *plan, FILE *out);
+
+/* ---- limits.c: cgroups and rlimits ---- */
+struct hs_cgroup {
+	char kind[4];        /* "v2", "v1" or "" (none) */
+	char dir[512];       /* v2: our cgroup dir */
+	char mem_dir[512];   /* v1: memory cgroup dir, "" if none */
+	char pids_dir[512];  /* v1: pids cgroup dir, "" if none */
+	bool memory, pids;   /* which limits the cgroup enforces */
+};
+/* Creates a cgroup enforcing memory/process limits when one can be
+ * delegated to us; otherwise leaves cg->kind empty (rlimits will do). */
+int hs_cgroup_create(const struct hs_limits *lim, struct hs_cgroup *cg, struct hs_error *err);
+int hs_cgroup_attach(const struct hs_cgroup *cg, pid_t pid, struct hs_error *err);
+/* After the run: did the kernel hit the memory or pids limit? */
+void hs_cgroup_events(const struct hs_cgroup *cg, bool *oom_killed, bool *pids_max_hit);
+void hs_cgroup_destroy(struct hs_cgroup *cg);
+/* Applies the rlimits for whatever the cgroup does not enforce (called in the child). */
+int hs_rlimits_apply(const struct hs_limits *lim, const struct hs_cgroup *cg, struct hs_error *err);
+
+/* ---- spawn.c / init.c ---- */
+
+/* Messages on the supervisor <-> init socket (SOCK_SEQPACKET). */
+enum hs_msg_type {
+	HS_MSG_GO = 'G',      /* supervisor -> init: cgroup attached, proceed */
+	HS_MSG_READY = 'R',   /* init -> supervisor: fences up, command forked */
+	HS_MSG_ERROR = 'E',   /* init -> supervisor: setup failed (text follows) */
+	HS_MSG_EXECFAIL = 'X',/* command child -> supervisor: execve failed (errno) */
+	HS_MSG_STATUS = 'S',  /* init -> supervisor: command's wait status */
+};
+struct hs_msg {
+	char type;
+	int value;            /* errno for X, wait status for S, layer bits for R */
+	char text[HS_ERR_MSG_MAX];
+};
+
+/* Bits reported with HS_MSG_READY: which layers the child managed to set up. */
+enum {
+	HS_LAYER_USERNS = 1 << 0,
+	HS_LAYER_MOUNT = 1 << 1,
+	HS_LAYER_PID = 1 << 2,
+	HS_LAYER_NET = 1 << 3,
+	HS_LAYER_LANDLOCK = 1 << 4,
+	HS_LAYER_SECCOMP = 1 << 5,
+	HS_LAYER_CAPS = 1 << 6,
+};
+
+struct hs_child {
+	pid_t pid;   /* init's pid in the supervisor's namespace */
+	int pidfd;   /* pidfd of init */
+	int sock;    /* supervisor's end of the socketpair */
+	int landlock_abi;
+	unsigned layers;
+	int exec_errno_early; /* execve failure reported before READY, else 0 */
+};
+
+/* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for
+ * READY. On failure returns -1 with the child's message in err. */
+int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_child *child,
+	     struct hs_error *err);
+
+/* The child's side (runs as pid 1 of the sandbox; never returns). */
+__attribute__((noreturn)) void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg,
+					    int sock);
+
+/* The area of the original argv/environ strings (set by main), which the
+ * sandbox's pid 1 wipes so that /proc/1/cmdline and /proc/1/environ show
+ * nothing of the caller's environment. */
+void hs_set_proc_strings_area(char *start, char *end);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * spawn.c: starts the sandbox. One clone3() creates pid 1 of the sandbox in
+ * new user, mount, pid, net, ipc, uts and cgroup namespaces and hands us a
+ * pidfd for it; a SOCK_SEQPACKET socketpair carries the numbered sync
+ * points (see enum hs_msg_type):
+ *
+ *   supervisor                         child (init.c)
+ *   clone3 ----------------------->    PDEATHSIG, wait for GO
+ *   attach cgroup, send GO(uid,gid) -> id maps, mount view, fences, fork cmd
+ *   wait for READY or ERROR  <------   READY(layers) | ERROR(text)
+ *
+ * Unprivileged: clone3 with CLONE_NEWUSER needs no capability; the child
+ * maps only our own uid and gid.
+ */
+#define _GNU_SOURCE
+#include "sandbox.h"
+
+#include <errno.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long clone3_raw(struct clone_args *args)
+{
+	return syscall(SYS_clone3, args, sizeof(*args));
+}
+
+/* Why unprivileged user namespaces failed, with the remedy. */
+static void userns_remedy(int e, char *buf, size_t len)
+{
+	char v[16] = "";
+	FILE *f = fopen("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "re");
+	if (f) {
+		if (!fgets(v, sizeof(v), f))
+			v[0] = '\0';
+		fclose(f);
+	}
+	if (v[0] == '1') {
+		snprintf(buf, len,
+			 "AppArmor restricts unprivileged user namespaces on this system "
+			 "(kernel.apparmor_restrict_unprivileged_userns=1, as on Ubuntu 24.04); "
+			 "allow harness with an AppArmor profile ('userns,') or run "
+			 "'sysctl kernel.apparmor_restrict_unprivileged_userns=0', or use "
+			 "--best-effort (Landlock + seccomp + rlimits only)");
+		return;
+	}
+	f = fopen("/proc/sys/user/max_user_namespaces", "re");
+	if (f) {
+		if (fgets(v, sizeof(v), f) && atoi(v) == 0) {
+			fclose(f);
+			snprintf(buf, len,
+				 "user namespaces are disabled (user.max_user_namespaces=0); "
+				 "enable them with 'sysctl user.max_user_namespaces=15000', or use "
+				 "--best-effort");
+			return;
+		}
+		fclose(f);
+	}
+	snprintf(buf, len,
+		 "the kernel refused to create a user namespace (%s); inside a container "
+		 "this usually means its seccomp profile forbids it (docker: "
+		 "--security-opt seccomp=unconfined); 'harness check' shows what is "
+		 "available; --best-effort runs with Landlock + seccomp + rlimits only",
+		 strerror(e));
+}
+
+static int wait_ready(struct hs_child *c, struct hs_error *err)
+{
+	struct hs_msg m;
+	for (;;) {
+		ssize_t n = recv(c->sock, &m, sizeof(m), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int status = 0;
+			waitpid(c->pid, &status, 0);
+			c->pid = -1;
+			return hs_err(err, "the sandbox failed to start (its setup process exited "
+					   "with status %d before reporting)", status);
+		}
+		if (m.type == HS_MSG_READY) {
+			c->layers = (unsigned)m.value & 0xffff;
+			c->landlock_abi = m.value >> 16;
+			return 0;
+		}
+		if (m.type == HS_MSG_ERROR) {
+			waitpid(c->pid, NULL, 0);
+			c->pid = -1;
+			m.text[sizeof(m.text) - 1] = '\0';
+			return hs_err(err, "sandbox setup failed: %s", m.text);
+		}
+		/* An EXECFAIL can arrive before READY only through a race we
+		 * don't have (READY is sent after fork, EXECFAIL by the command):
+		 * keep it for the supervisor by re-queueing is not possible on a
+		 * socket, so treat it as authoritative here too. */
+		if (m.type == HS_MSG_EXECFAIL) {
+			c->exec_errno_early = m.value;
+			continue;
+		}
+	}
+}
+
+int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_child *c,
+	     struct hs_error *err)
+{
+	int sv[2];
+	memset(c, 0, sizeof(*c));
+	c->pid = -1;
+	c->pidfd = -1;
+	c->sock = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return hs_err_sys(err, "socketpair");
+
+	int pidfd = -1;
+	struct clone_args args;
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_PIDFD;
+	if (plan->userns)
+		args.flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
+			      CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	long pid = clone3_raw(&args);
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		if (plan->userns && (e == EPERM || e == ENOSPC || e == EUSERS || e == EACCES)) {
+			char why[512];
+			userns_remedy(e, why, sizeof(why));
+			return hs_err(err, "cannot create the sandbox's namespaces: %s", why);
+		}
+		errno = e;
+		return hs_err_sys(err, "clone3");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		hs_init_main(plan, cg, sv[1]);
+	}
+	close(sv[1]);
+	c->pid = (pid_t)pid;
+	c->pidfd = pidfd;
+	c->sock = sv[0];
+
+	if (cg && hs_cgroup_attach(cg, c->pid, err) < 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		hs_close(&c->sock);
+		hs_close(&c->pidfd);
+		return -1;
+	}
+	struct hs_msg go;
+	memset(&go, 0, sizeof(go));
+	go.type = HS_MSG_GO;
+	go.value = (int)uid;
+	snprintf(go.text, sizeof(go.text), "%u", (unsigned)gid);
+	if (send(c->sock, &go, sizeof(go), MSG_NOSIGNAL) < 0) {
+		hs_err_sys(err, "start the sandbox");
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		return -1;
+	}
+	if (wait_ready(c, err) < 0) {
+		hs_close(&c->sock);
+		hs_close(&c->pidfd);
+		return -1;
+	}
+	return 0;
+}

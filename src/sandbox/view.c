@@ -1,0 +1,587 @@
+/*
+ * view.c: compiles a resolved policy into the plan the sandbox's pid 1
+ * executes: the mount table of the new root, the Landlock rules that mirror
+ * it, the environment of the command, and the placeholders that let us mask
+ * protected paths that do not exist yet.
+ *
+ * Runs in the supervisor, before anything is started. Every destination path
+ * in the plan is canonical on the host (realpath), so the child never follows
+ * a symlink chosen by anyone else when it mounts.
+ */
+#define _GNU_SOURCE
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Read-only system directories every program needs; symlinks (merged /usr)
+ * are reproduced as symlinks. */
+static const char *const system_dirs[] = {
+	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", NULL,
+};
+
+/* Host secrets below the system directories, hidden for every caller
+ * (a root caller maps to uid 0 inside and could otherwise read them). */
+static const char *const system_hidden[] = {
+	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
+	"/etc/sudoers.d", "/etc/ssl/private", "/etc/ssh/ssh_host_*_key", "/etc/security/opasswd",
+	NULL,
+};
+
+/* Protected names that are directories when they do not exist yet (an entry
+ * ending in "/" is a directory too; anything else becomes an empty file). */
+static const char *const dir_like_names[] = {
+	"hooks", ".claude", ".codex", ".vscode", ".idea", ".cursor", ".git", ".ssh", ".aws",
+	".gnupg", ".kube", ".docker", NULL,
+};
+
+struct builder {
+	struct hs_plan *plan;
+	size_t cap_mounts, cap_ph;
+	unsigned *order; /* insertion index per mount, for a stable sort */
+};
+
+static void add_mount(struct builder *b, enum hs_mount_kind kind, const char *src, const char *dst,
+		      bool is_dir)
+{
+	struct hs_plan *pl = b->plan;
+	if (pl->nmounts == b->cap_mounts) {
+		b->cap_mounts = b->cap_mounts ? b->cap_mounts * 2 : 32;
+		pl->mounts = hs_xrealloc(pl->mounts, b->cap_mounts * sizeof(*pl->mounts));
+	}
+	struct hs_mount *m = &pl->mounts[pl->nmounts++];
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->src = src ? hs_xstrdup(src) : NULL;
+	m->dst = hs_xstrdup(dst);
+	m->is_dir = is_dir;
+}
+
+static bool path_is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Is `path` visible in the view through a bind of the host tree? */
+static const struct hs_mount *bind_covering(const struct hs_plan *pl, const char *path)
+{
+	const struct hs_mount *best = NULL;
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		const struct hs_mount *m = &pl->mounts[i];
+		if (m->kind != HS_MNT_BIND_RO && m->kind != HS_MNT_BIND_RW && m->kind != HS_MNT_TMPFS)
+			continue;
+		if (path_is_under(path, m->dst) && (!best || strlen(m->dst) >= strlen(best->dst)))
+			best = m;
+	}
+	return best && best->kind != HS_MNT_TMPFS ? best : NULL;
+}
+
+static void add_system_dirs(struct builder *b)
+{
+	char target[PATH_MAX];
+	for (size_t i = 0; system_dirs[i]; i++) {
+		struct stat st;
+		if (lstat(system_dirs[i], &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(system_dirs[i], target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			add_mount(b, HS_MNT_SYMLINK, target, system_dirs[i], false);
+		} else if (S_ISDIR(st.st_mode)) {
+			add_mount(b, HS_MNT_BIND_RO, system_dirs[i], system_dirs[i], true);
+		}
+	}
+}
+
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Calls fn for every existing canonical path matching `pattern` (absolute;
+ * glob allowed in the last component only). Bounded: at most 4096 matches
+ * per pattern, so a hostile directory cannot blow up startup. */
+typedef void (*match_fn)(struct builder *b, const char *real, bool is_dir, void *ctx);
+
+static void for_each_match(struct builder *b, const char *pattern, match_fn fn, void *ctx)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	const char *slash = strrchr(pattern, '/');
+	if (!has_glob(pattern)) {
+		if (realpath(pattern, real) && stat(real, &st) == 0)
+			fn(b, real, S_ISDIR(st.st_mode), ctx);
+		return;
+	}
+	if (!slash || has_glob(slash + 1) == false)
+		return; /* globs only in the last component */
+	char *parent = strndup(pattern, (size_t)(slash - pattern));
+	if (!parent)
+		return;
+	if (has_glob(parent)) {
+		free(parent);
+		return;
+	}
+	DIR *d = opendir(parent[0] ? parent : "/");
+	size_t count = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)) && count < 4096) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fnmatch(slash + 1, de->d_name, FNM_PERIOD) != 0 &&
+		    fnmatch(slash + 1, de->d_name, 0) != 0)
+			continue;
+		char *full = hs_xasprintf("%s/%s", parent, de->d_name);
+		if (realpath(full, real) && stat(real, &st) == 0) {
+			fn(b, real, S_ISDIR(st.st_mode), ctx);
+			count++;
+		}
+		free(full);
+	}
+	if (d)
+		closedir(d);
+	free(parent);
+}
+
+static void hide_one(struct builder *b, const char *real, bool is_dir, void *ctx)
+{
+	(void)ctx;
+	if (bind_covering(b->plan, real))
+		add_mount(b, HS_MNT_HIDE, NULL, real, is_dir);
+}
+
+static void protect_one(struct builder *b, const char *real, bool is_dir, void *ctx)
+{
+	(void)ctx;
+	const struct hs_mount *m = bind_covering(b->plan, real);
+	if (m && m->kind == HS_MNT_BIND_RW)
+		add_mount(b, HS_MNT_PROTECT, NULL, real, is_dir);
+}
+
+static bool entry_is_dir_like(const char *entry, const char *component, bool is_last)
+{
+	if (!is_last)
+		return true;
+	size_t n = strlen(entry);
+	if (n && entry[n - 1] == '/')
+		return true;
+	for (size_t i = 0; dir_like_names[i]; i++)
+		if (strcmp(component, dir_like_names[i]) == 0)
+			return true;
+	return false;
+}
+
+static void add_placeholder(struct hs_plan *pl, struct builder *b, const char *path, bool is_dir,
+			    const struct stat *st)
+{
+	if (pl->nplaceholders == b->cap_ph) {
+		b->cap_ph = b->cap_ph ? b->cap_ph * 2 : 8;
+		pl->placeholders = hs_xrealloc(pl->placeholders, b->cap_ph * sizeof(*pl->placeholders));
+	}
+	struct hs_placeholder *ph = &pl->placeholders[pl->nplaceholders++];
+	ph->path = hs_xstrdup(path);
+	ph->is_dir = is_dir;
+	ph->dev = st->st_dev;
+	ph->ino = st->st_ino;
+}
+
+/*
+ * A protected entry that does not exist beneath writable dir `dir`: create its
+ * first missing component on the host (an empty dir, or an empty file when it
+ * is the entry's last component and not dir-like) and mask that read-only, so
+ * the sandbox can create nothing at or below the protected path.
+ */
+static int protect_missing(struct builder *b, const char *dir, const char *entry,
+			   struct hs_error *err)
+{
+	char path[PATH_MAX];
+	char comp[NAME_MAX + 1];
+	snprintf(path, sizeof(path), "%s", dir);
+	const char *p = entry;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0)
+			break;
+		if (len > NAME_MAX || strlen(path) + 1 + len >= sizeof(path))
+			return hs_err(err, "protected path '%s' is too long", entry);
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		if (!strcmp(comp, "..") || !strcmp(comp, "."))
+			return hs_err(err, "protected path '%s' may not contain '.' or '..'", entry);
+		size_t plen = strlen(path);
+		snprintf(path + plen, sizeof(path) - plen, "%s%s", plen > 1 ? "/" : "", comp);
+		p += len;
+		bool is_last = *p == '\0' || (p[0] == '/' && p[1] == '\0');
+		struct stat st;
+		if (lstat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode) && !is_last)
+				continue;
+			return 0; /* a file or symlink on the way: the path cannot be created */
+		}
+		if (errno != ENOENT)
+			return 0;
+		bool is_dir = entry_is_dir_like(entry, comp, is_last);
+		int r = is_dir ? mkdir(path, 0500)
+			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+		if (r < 0)
+			return hs_err_sys(err,
+					  "cannot create placeholder '%s' to protect '%s' (writable dir "
+					  "%s); use --unprotect %s to allow it on purpose",
+					  path, entry, dir, entry);
+		if (!is_dir)
+			close(r);
+		if (lstat(path, &st) < 0)
+			return hs_err_sys(err, "lstat %s", path);
+		add_placeholder(b->plan, b, path, is_dir, &st);
+		add_mount(b, HS_MNT_PROTECT, NULL, path, is_dir);
+		return 0;
+	}
+	return 0;
+}
+
+static bool is_unprotected(const struct hs_policy *p, const char *entry)
+{
+	return hs_strv_contains(&p->unprotect, entry);
+}
+
+static int add_protections(struct builder *b, const struct hs_policy *p, struct hs_error *err)
+{
+	struct hs_plan *pl = b->plan;
+	size_t base = pl->nmounts;
+	for (size_t i = 0; system_hidden[i]; i++)
+		for_each_match(b, system_hidden[i], hide_one, NULL);
+	for (size_t g = 0; g < p->ngrants; g++) {
+		const struct hs_grant *gr = &p->grants[g];
+		struct stat st;
+		if (!gr->resolved || stat(gr->resolved, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		bool writable = gr->access == HS_ACCESS_WRITE && !p->read_only;
+		for (size_t i = 0; i < p->protect_hidden.n; i++) {
+			const char *e = p->protect_hidden.v[i];
+			if (e[0] == '/' || is_unprotected(p, e))
+				continue;
+			char *full = hs_xasprintf("%s/%s", gr->resolved, e);
+			for_each_match(b, full, hide_one, NULL);
+			free(full);
+		}
+		for (size_t i = 0; i < p->protect_read_only.n && writable; i++) {
+			const char *e = p->protect_read_only.v[i];
+			if (e[0] == '/' || is_unprotected(p, e))
+				continue;
+			char *full = hs_xasprintf("%s/%s", gr->resolved, e);
+			char real[PATH_MAX];
+			if (has_glob(e))
+				for_each_match(b, full, protect_one, NULL);
+			else if (realpath(full, real))
+				protect_one(b, real, false, NULL);
+			else if (errno == ENOENT && protect_missing(b, gr->resolved, e, err) < 0) {
+				free(full);
+				return -1;
+			}
+			free(full);
+		}
+	}
+	/* Absolute entries apply wherever they are visible. */
+	for (size_t i = 0; i < p->protect_hidden.n; i++)
+		if (p->protect_hidden.v[i][0] == '/' && !is_unprotected(p, p->protect_hidden.v[i]))
+			for_each_match(b, p->protect_hidden.v[i], hide_one, NULL);
+	for (size_t i = 0; i < p->protect_read_only.n; i++)
+		if (p->protect_read_only.v[i][0] == '/' &&
+		    !is_unprotected(p, p->protect_read_only.v[i]))
+			for_each_match(b, p->protect_read_only.v[i], protect_one, NULL);
+	/* is_dir for protect entries found by realpath: fill from stat now. */
+	for (size_t i = base; i < pl->nmounts; i++) {
+		struct stat st;
+		if (stat(pl->mounts[i].dst, &st) == 0)
+			pl->mounts[i].is_dir = S_ISDIR(st.st_mode);
+	}
+	return 0;
+}
+
+static int cmp_mount(const void *a, const void *b, void *ctx)
+{
+	const struct hs_mount *x = a, *y = b;
+	(void)ctx;
+	int c = strcmp(x->dst, y->dst);
+	if (c)
+		return c;
+	return 0;
+}
+
+/* Stable sort (insertion; plans hold tens of entries) by destination, so a
+ * parent is always mounted before anything beneath it and, at the same path,
+ * a later (more specific) entry is mounted over an earlier one. */
+static void sort_mounts(struct hs_plan *pl)
+{
+	for (size_t i = 1; i < pl->nmounts; i++) {
+		struct hs_mount key = pl->mounts[i];
+		size_t j = i;
+		while (j > 0 && cmp_mount(&pl->mounts[j - 1], &key, NULL) > 0) {
+			pl->mounts[j] = pl->mounts[j - 1];
+			j--;
+		}
+		pl->mounts[j] = key;
+	}
+}
+
+/* Drops a base mount (tmpfs /tmp, HOME) whose destination a grant replaces. */
+static void drop_shadowed(struct hs_plan *pl)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		struct hs_mount *m = &pl->mounts[i];
+		bool shadowed = false;
+		if (m->kind == HS_MNT_TMPFS) {
+			for (size_t j = 0; j < pl->nmounts; j++) {
+				const struct hs_mount *o = &pl->mounts[j];
+				if ((o->kind == HS_MNT_BIND_RO || o->kind == HS_MNT_BIND_RW) &&
+				    path_is_under(m->dst, o->dst))
+					shadowed = true;
+			}
+		}
+		if (shadowed) {
+			free(m->src);
+			free(m->dst);
+			continue;
+		}
+		pl->mounts[w++] = *m;
+	}
+	pl->nmounts = w;
+}
+
+static void add_landlock_rules(struct hs_plan *pl)
+{
+	pl->ll = hs_xcalloc(pl->nmounts + 1, sizeof(*pl->ll));
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		const struct hs_mount *m = &pl->mounts[i];
+		enum hs_ll_kind kind;
+		switch (m->kind) {
+		case HS_MNT_BIND_RO:
+			kind = HS_LL_READ;
+			break;
+		case HS_MNT_BIND_RW:
+		case HS_MNT_TMPFS:
+		case HS_MNT_PROC:
+			kind = HS_LL_WRITE;
+			break;
+		case HS_MNT_DEV:
+			kind = HS_LL_DEV;
+			break;
+		default:
+			continue;
+		}
+		pl->ll[pl->nll].path = m->dst;
+		pl->ll[pl->nll].kind = kind;
+		pl->nll++;
+	}
+}
+
+static const char *env_lookup(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (char **e = envp; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static void env_set(struct hs_strv *env, const char *name, const char *value)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < env->n; i++)
+		if (strncmp(env->v[i], name, n) == 0 && env->v[i][n] == '=') {
+			free(env->v[i]);
+			env->v[i] = hs_xasprintf("%s=%s", name, value);
+			return;
+		}
+	hs_strv_push_owned(env, hs_xasprintf("%s=%s", name, value));
+}
+
+/* The command's environment: the default allowlist (minus anything that looks
+ * like a secret), the names the policy passes, the values it sets, and HOME
+ * and TMPDIR pointing at what the sandbox provides. Nothing else. */
+static void build_env(struct hs_plan *pl, const struct hs_policy *p, char **envp, const char *home)
+{
+	for (size_t i = 0; hs_env_default_pass[i]; i++) {
+		const char *name = hs_env_default_pass[i];
+		const char *v = env_lookup(envp, name);
+		if (v && !hs_env_name_is_secret(name))
+			env_set(&pl->env, name, v);
+	}
+	for (size_t i = 0; i < p->env_pass.n; i++) {
+		const char *v = env_lookup(envp, p->env_pass.v[i]);
+		if (v)
+			env_set(&pl->env, p->env_pass.v[i], v);
+	}
+	if (!env_lookup(pl->env.v, "PATH"))
+		env_set(&pl->env, "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+	env_set(&pl->env, "HOME", home);
+	env_set(&pl->env, "TMPDIR", "/tmp");
+	env_set(&pl->env, "HARNESS_SANDBOX", "1");
+	for (size_t i = 0; i < p->env_set.n; i++) {
+		const char *eq = strchr(p->env_set.v[i], '=');
+		if (!eq)
+			continue;
+		char *name = strndup(p->env_set.v[i], (size_t)(eq - p->env_set.v[i]));
+		if (name)
+			env_set(&pl->env, name, eq + 1);
+		free(name);
+	}
+}
+
+int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const char *cwd,
+		  const char *home, struct hs_plan *pl, struct hs_error *err)
+{
+	struct builder b = {.plan = pl};
+	memset(pl, 0, sizeof(*pl));
+	pl->argv = argv;
+	pl->cwd = hs_xstrdup(cwd);
+	pl->home = hs_xstrdup(home);
+	pl->hostname = hs_xstrdup("harness");
+	pl->limits = p->limits;
+	pl->best_effort = p->best_effort;
+	pl->deny_tcp = p->net_allow.n == 0;
+	pl->userns = true;
+
+	add_system_dirs(&b);
+	add_mount(&b, HS_MNT_PROC, NULL, "/proc", true);
+	add_mount(&b, HS_MNT_DEV, NULL, "/dev", true);
+	add_mount(&b, HS_MNT_TMPFS, NULL, "/tmp", true);
+	pl->mounts[pl->nmounts - 1].size = p->limits.tmp_size;
+	pl->mounts[pl->nmounts - 1].mode = 01777;
+	add_mount(&b, HS_MNT_TMPFS, NULL, "/var/tmp", true);
+	pl->mounts[pl->nmounts - 1].size = p->limits.tmp_size;
+	pl->mounts[pl->nmounts - 1].mode = 01777;
+	if (strcmp(home, "/") != 0) {
+		add_mount(&b, HS_MNT_TMPFS, NULL, home, true);
+		pl->mounts[pl->nmounts - 1].size = p->limits.tmp_size;
+		pl->mounts[pl->nmounts - 1].mode = 0700;
+	}
+	for (size_t g = 0; g < p->ngrants; g++) {
+		const struct hs_grant *gr = &p->grants[g];
+		struct stat st;
+		if (!gr->resolved)
+			continue;
+		if (stat(gr->resolved, &st) < 0) {
+			if (gr->optional)
+				continue;
+			return hs_err_sys(err, "%s (granted by %s)", gr->resolved, gr->origin);
+		}
+		bool rw = gr->access == HS_ACCESS_WRITE && !p->read_only;
+		add_mount(&b, rw ? HS_MNT_BIND_RW : HS_MNT_BIND_RO, gr->resolved, gr->resolved,
+			  S_ISDIR(st.st_mode));
+	}
+	drop_shadowed(pl);
+	sort_mounts(pl);
+	if (add_protections(&b, p, err) < 0)
+		return -1;
+	sort_mounts(pl);
+	add_landlock_rules(pl);
+	build_env(pl, p, envp, home);
+	return 0;
+}
+
+void hs_plan_cleanup_placeholders(struct hs_plan *pl)
+{
+	/* Reverse order: inner placeholders before the dirs that hold them. */
+	for (size_t i = pl->nplaceholders; i-- > 0;) {
+		struct hs_placeholder *ph = &pl->placeholders[i];
+		struct stat st;
+		if (lstat(ph->path, &st) < 0 || st.st_dev != ph->dev || st.st_ino != ph->ino)
+			continue; /* gone or replaced: not ours any more */
+		if (ph->is_dir)
+			(void)rmdir(ph->path); /* fails, harmlessly, if not empty */
+		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+			(void)unlink(ph->path);
+	}
+}
+
+void hs_plan_free(struct hs_plan *pl)
+{
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		free(pl->mounts[i].src);
+		free(pl->mounts[i].dst);
+	}
+	free(pl->mounts);
+	free(pl->ll);
+	for (size_t i = 0; i < pl->nplaceholders; i++)
+		free(pl->placeholders[i].path);
+	free(pl->placeholders);
+	hs_strv_clear(&pl->env);
+	free(pl->cwd);
+	free(pl->home);
+	free(pl->hostname);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static const char *kind_name(enum hs_mount_kind k)
+{
+	switch (k) {
+	case HS_MNT_BIND_RO:
+		return "read-only";
+	case HS_MNT_BIND_RW:
+		return "read-write";
+	case HS_MNT_TMPFS:
+		return "tmpfs";
+	case HS_MNT_SYMLINK:
+		return "symlink";
+	case HS_MNT_PROC:
+		return "proc";
+	case HS_MNT_DEV:
+		return "dev";
+	case HS_MNT_PROTECT:
+		return "protected (read-only)";
+	case HS_MNT_HIDE:
+		return "hidden (empty)";
+	}
+	return "?";
+}
+
+void hs_plan_describe(const struct hs_plan *pl, FILE *out)
+{
+	fprintf(out, "filesystem view (in mount order):\n");
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		const struct hs_mount *m = &pl->mounts[i];
+		fprintf(out, "  %-22s %s", kind_name(m->kind), m->dst);
+		if (m->kind == HS_MNT_SYMLINK)
+			fprintf(out, " -> %s", m->src);
+		if (m->kind == HS_MNT_TMPFS && m->size)
+			fprintf(out, " (size %llu MiB)", (unsigned long long)(m->size >> 20));
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < pl->nplaceholders; i++)
+		fprintf(out, "  placeholder %s created on the host to mask it; removed at exit\n",
+			pl->placeholders[i].path);
+	fprintf(out, "environment passed (names only):");
+	for (size_t i = 0; i < pl->env.n; i++) {
+		const char *eq = strchr(pl->env.v[i], '=');
+		fprintf(out, " %.*s", eq ? (int)(eq - pl->env.v[i]) : 0, pl->env.v[i]);
+	}
+	fputc('\n', out);
+	fprintf(out, "working directory: %s\nHOME: %s (empty tmpfs unless granted)\n", pl->cwd,
+		pl->home);
+	fprintf(out, "network: %s\n", pl->deny_tcp ? "none (loopback only, nothing listening)"
+						 : "allowed hosts via proxy");
+	const struct hs_limits *l = &pl->limits;
+	fprintf(out,
+		"limits: timeout %llums, cpu %llus, memory %llu bytes, processes %llu, file size "
+		"%llu bytes, open files %llu (0 = none)\n",
+		(unsigned long long)l->timeout_ms, (unsigned long long)l->cpu_seconds,
+		(unsigned long long)l->memory_bytes, (unsigned long long)l->max_procs,
+		(unsigned long long)l->max_file_size, (unsigned long long)l->max_open_files);
+}
