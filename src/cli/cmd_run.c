@@ -150,14 +150,20 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 		p->read_only = true;
 		return 0;
 	case OPT_PROTECT:
-		hs_strv_push(&p->protect_read_only, arg);
-		return 0;
 	case OPT_HIDE:
-		hs_strv_push(&p->protect_hidden, arg);
+	case OPT_UNPROTECT: {
+		enum hs_protect_kind k = c == OPT_PROTECT ? HS_PROTECT_READ_ONLY
+				       : c == OPT_HIDE	  ? HS_PROTECT_HIDDEN
+							  : HS_PROTECT_UNPROTECT;
+		if (hs_policy_add_protect(p, k, arg, &err) < 0) {
+			hs_cli_error("%s %s: %s", c == OPT_PROTECT ? "--protect"
+						  : c == OPT_HIDE  ? "--hide"
+								   : "--unprotect",
+				     arg, err.msg);
+			return HS_EXIT_HARNESS;
+		}
 		return 0;
-	case OPT_UNPROTECT:
-		hs_strv_push(&p->unprotect, arg);
-		return 0;
+	}
 	case OPT_NO_NETWORK:
 		hs_strv_clear(&p->net_allow);
 		return 0;
@@ -295,7 +301,7 @@ static void describe_layers(const struct hs_child *c)
 static int report_outcome(const struct hs_plan *plan, const struct hs_outcome *out,
 			  const struct hs_cgroup *cg)
 {
-	const char *cmd = plan->argv[0];
+	const char *cmd = plan->argv.v[0];
 	bool oom = false, pids = false;
 	hs_cgroup_events(cg, &oom, &pids);
 	if (out->timed_out) {

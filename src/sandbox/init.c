@@ -139,6 +139,16 @@ static void ensure_dir(const char *path)
 	mkdir_p(path, 0755);
 }
 
+/* dst = a + "/" + b; a path that does not fit aborts the launch. */
+static void path_join(char *dst, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(dst, len, "%s/%s", a, b);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		die("path %s/%s", a, b);
+	}
+}
+
 static void set_attr(const char *path, uint64_t attrs, bool recursive)
 {
 	struct mount_attr attr = {.attr_set = attrs};
@@ -202,7 +212,7 @@ static void setup_proc(const char *dst)
 		die("mount proc on %s", dst);
 	for (size_t i = 0; ro[i]; i++) {
 		struct stat st;
-		snprintf(sub, sizeof(sub), "%s/%s", dst, ro[i]);
+		path_join(sub, sizeof(sub), dst, ro[i]);
 		if (lstat(sub, &st) < 0)
 			continue;
 		if (mount(sub, sub, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -223,7 +233,7 @@ static void setup_dev(const char *dst)
 	char p[PATH_MAX];
 	tmpfs(dst, 0755, 1 << 20, MS_NOSUID | MS_NOEXEC);
 	for (size_t i = 0; nodes[i]; i++) {
-		snprintf(p, sizeof(p), "%s/%s", dst, nodes[i]);
+		path_join(p, sizeof(p), dst, nodes[i]);
 		char src[64];
 		snprintf(src, sizeof(src), OLDROOT "/dev/%s", nodes[i]);
 		struct stat st;
@@ -237,16 +247,16 @@ static void setup_dev(const char *dst)
 	for (size_t i = 0; i < HS_ARRAY_LEN(links); i++) {
 		if (strcmp(links[i][0], "core") == 0)
 			continue; /* no /proc/kcore link: nothing inside needs it */
-		snprintf(p, sizeof(p), "%s/%s", dst, links[i][0]);
+		path_join(p, sizeof(p), dst, links[i][0]);
 		if (symlink(links[i][1], p) < 0)
 			die("symlink %s", p);
 	}
-	snprintf(p, sizeof(p), "%s/pts", dst);
+	path_join(p, sizeof(p), dst, "pts");
 	ensure_dir(p);
 	if (mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		die("mount devpts on %s", p);
-	snprintf(p, sizeof(p), "%s/shm", dst);
+	path_join(p, sizeof(p), dst, "shm");
 	tmpfs(p, 01777, 64ULL << 20, MS_NOSUID | MS_NODEV);
 	/* No new nodes can be made in /dev itself. */
 	set_attr(dst, MOUNT_ATTR_RDONLY, false);
@@ -395,19 +405,22 @@ static void noop_handler(int sig)
 	(void)sig;
 }
 
-__attribute__((noreturn)) static void exec_command(const struct hs_plan *plan, const sigset_t *orig)
+__attribute__((noreturn)) static void exec_command(const struct hs_plan *plan)
 {
+	sigset_t none;
 	extern char **environ;
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	for (size_t i = 0; i < HS_ARRAY_LEN(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
-	sigprocmask(SIG_SETMASK, orig, NULL);
+	/* The command starts with no signal blocked, whatever harness had. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* execvp searches the PATH of the environment it runs in: the plan's. */
 	environ = plan->env.v;
-	execvp(plan->argv[0], plan->argv);
+	execvp(plan->argv.v[0], plan->argv.v);
 	int e = errno;
-	send_msg(HS_MSG_EXECFAIL, e, plan->argv[0]);
+	send_msg(HS_MSG_EXECFAIL, e, plan->argv.v[0]);
 	_exit(e == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC);
 }
 
@@ -494,7 +507,7 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 
 	/* Signals: pid 1 only receives what it has a handler for. Install
 	 * no-op handlers, block the signals, and take them with sigwaitinfo. */
-	sigset_t set, orig;
+	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	struct sigaction sa = {.sa_handler = noop_handler};
@@ -503,13 +516,13 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 		sigaction(forwarded[i], &sa, NULL);
 	}
 	sigaction(SIGCHLD, &sa, NULL);
-	sigprocmask(SIG_BLOCK, &set, &orig);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	pid_t cmd = fork();
 	if (cmd < 0)
 		die("fork command");
 	if (cmd == 0)
-		exec_command(plan, &orig);
+		exec_command(plan);
 	send_msg(HS_MSG_READY, (int)layers | (abi << 16), NULL);
 	reap_loop(cmd, &set);
 }

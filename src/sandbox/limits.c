@@ -100,8 +100,8 @@ static int try_v2(const struct hs_limits *lim, struct hs_cgroup *cg)
 	snprintf(ctl, sizeof(ctl), "%s/cgroup.controllers", base);
 	if (!read_has_word(ctl, "memory") || !read_has_word(ctl, "pids"))
 		return -1;
-	snprintf(cg->dir, sizeof(cg->dir), "%s/harness-%d", base, (int)getpid());
-	if (mkdir(cg->dir, 0755) < 0)
+	int n = snprintf(cg->dir, sizeof(cg->dir), "%s/harness-%d", base, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(cg->dir) || mkdir(cg->dir, 0755) < 0)
 		return -1;
 	/* Children need the controllers enabled in our subtree; a cgroup with
 	 * processes cannot enable them (no internal processes rule), in which

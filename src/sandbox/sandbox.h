@@ -56,7 +56,7 @@ struct hs_plan {
 	struct hs_placeholder *placeholders;
 	size_t nplaceholders;
 
-	char **argv;       /* borrowed: the command */
+	struct hs_strv argv; /* owned copy: the command (the caller's argv is wiped in pid 1) */
 	struct hs_strv env; /* owned: "NAME=VALUE" for the command */
 	char *cwd;         /* owned: working directory inside */
 	char *home;        /* owned: HOME inside (same path as outside) */

@@ -198,6 +198,15 @@ static void add_placeholder(struct hs_plan *pl, struct builder *b, const char *p
 	ph->ino = st->st_ino;
 }
 
+static bool under_protection(const struct hs_plan *pl, const char *path)
+{
+	for (size_t i = 0; i < pl->nmounts; i++)
+		if ((pl->mounts[i].kind == HS_MNT_PROTECT || pl->mounts[i].kind == HS_MNT_HIDE) &&
+		    path_is_under(path, pl->mounts[i].dst))
+			return true;
+	return false;
+}
+
 /*
  * A protected entry that does not exist beneath writable dir `dir`: create its
  * first missing component on the host (an empty dir, or an empty file when it
@@ -235,6 +244,8 @@ static int protect_missing(struct builder *b, const char *dir, const char *entry
 		}
 		if (errno != ENOENT)
 			return 0;
+		if (under_protection(b->plan, path))
+			return 0; /* inside a read-only mask already: cannot be created */
 		bool is_dir = entry_is_dir_like(entry, comp, is_last);
 		int r = is_dir ? mkdir(path, 0500)
 			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
@@ -449,7 +460,8 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const cha
 {
 	struct builder b = {.plan = pl};
 	memset(pl, 0, sizeof(*pl));
-	pl->argv = argv;
+	for (char **a = argv; *a; a++)
+		hs_strv_push(&pl->argv, *a);
 	pl->cwd = hs_xstrdup(cwd);
 	pl->home = hs_xstrdup(home);
 	pl->hostname = hs_xstrdup("harness");
@@ -523,6 +535,7 @@ void hs_plan_free(struct hs_plan *pl)
 		free(pl->placeholders[i].path);
 	free(pl->placeholders);
 	hs_strv_clear(&pl->env);
+	hs_strv_clear(&pl->argv);
 	free(pl->cwd);
 	free(pl->home);
 	free(pl->hostname);

@@ -1,0 +1,47 @@
+# Entry points. `make demo` and `make check` install what is missing (Debian
+# packages), build, and run; see README.md.
+BUILD      ?= build
+BUILD_SAN  ?= build-san
+MESON_OPTS ?=
+
+.PHONY: all deps build demo check unit integration sanitize fuzz bench clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh build
+
+build: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
+	ninja -C $(BUILD)
+
+demo: build
+	bash demo/run-demo.sh $(BUILD)/harness
+
+# Every test: unit (cmocka) + fuzz corpus replay, integration (pytest, as root
+# and as an unprivileged user), and the unit tests again under ASan+UBSan.
+check:
+	bash scripts/install-deps.sh test
+	$(MAKE) build
+	meson test -C $(BUILD) --print-errorlogs
+	bash tests/run-integration.sh $(BUILD)/harness
+	$(MAKE) sanitize
+
+sanitize:
+	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+	ninja -C $(BUILD_SAN)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 meson test -C $(BUILD_SAN) --print-errorlogs
+	HARNESS_SANITIZED=1 bash tests/run-integration.sh $(BUILD_SAN)/harness --quick
+
+fuzz:
+	bash scripts/install-deps.sh test
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+	ninja -C build-fuzz
+
+bench:
+	bash scripts/install-deps.sh bench
+	$(MAKE) build
+	bash bench/run.sh $(BUILD)/harness
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz
