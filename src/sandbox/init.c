@@ -518,6 +518,10 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	sigaction(SIGCHLD, &sa, NULL);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	/* The command may start only inside its cgroup (pids, memory). */
+	struct hs_msg att;
+	if (recv(sock, &att, sizeof(att), 0) <= 0 || att.type != HS_MSG_ATTACHED)
+		_exit(HS_EXIT_HARNESS);
 	pid_t cmd = fork();
 	if (cmd < 0)
 		die("fork command");

@@ -98,7 +98,8 @@ int hs_rlimits_apply(const struct hs_limits *lim, const struct hs_cgroup *cg, st
 
 /* Messages on the supervisor <-> init socket (SOCK_SEQPACKET). */
 enum hs_msg_type {
-	HS_MSG_GO = 'G',      /* supervisor -> init: cgroup attached, proceed */
+	HS_MSG_GO = 'G',      /* supervisor -> init: ids, proceed with the setup */
+	HS_MSG_ATTACHED = 'C',/* supervisor -> init: cgroup attached, may fork the command */
 	HS_MSG_READY = 'R',   /* init -> supervisor: fences up, command forked */
 	HS_MSG_ERROR = 'E',   /* init -> supervisor: setup failed (text follows) */
 	HS_MSG_EXECFAIL = 'X',/* command child -> supervisor: execve failed (errno) */

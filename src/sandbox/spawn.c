@@ -152,13 +152,6 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	c->pidfd = pidfd;
 	c->sock = sv[0];
 
-	if (cg && hs_cgroup_attach(cg, c->pid, err) < 0) {
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, NULL, 0);
-		hs_close(&c->sock);
-		hs_close(&c->pidfd);
-		return -1;
-	}
 	struct hs_msg go;
 	memset(&go, 0, sizeof(go));
 	go.type = HS_MSG_GO;
@@ -166,9 +159,17 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	snprintf(go.text, sizeof(go.text), "%u", (unsigned)gid);
 	if (send(c->sock, &go, sizeof(go), MSG_NOSIGNAL) < 0) {
 		hs_err_sys(err, "start the sandbox");
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, NULL, 0);
-		return -1;
+		goto fail;
+	}
+	/* Moving a task between cgroups waits for an RCU grace period (ms):
+	 * we do it while the child builds its mount view, and the child waits
+	 * for ATTACHED only before it forks the command. */
+	if (cg && hs_cgroup_attach(cg, c->pid, err) < 0)
+		goto fail;
+	go.type = HS_MSG_ATTACHED;
+	if (send(c->sock, &go, sizeof(go), MSG_NOSIGNAL) < 0) {
+		hs_err_sys(err, "start the sandbox");
+		goto fail;
 	}
 	if (wait_ready(c, err) < 0) {
 		hs_close(&c->sock);
@@ -176,4 +177,11 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 		return -1;
 	}
 	return 0;
+fail:
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	c->pid = -1;
+	hs_close(&c->sock);
+	hs_close(&c->pidfd);
+	return -1;
 }
