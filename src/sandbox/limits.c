@@ -134,7 +134,9 @@ static int v1_dir(const char *ctrl, char *out, size_t len)
 	snprintf(base, sizeof(base), "/sys/fs/cgroup/%s%s", ctrl, strcmp(rel, "/") ? rel : "");
 	if (access(base, W_OK) < 0)
 		return -1;
-	snprintf(out, len, "%s/harness-%d", base, (int)getpid());
+	int n = snprintf(out, len, "%s/harness-%d", base, (int)getpid());
+	if (n < 0 || (size_t)n >= len)
+		return -1;
 	if (mkdir(out, 0755) < 0 && errno != EEXIST)
 		return -1;
 	return 0;
