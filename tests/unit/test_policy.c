@@ -313,8 +313,11 @@ static const char *const default_ro[] = {
     ".profile",	  ".zshrc",	 ".zprofile",	".zshenv", ".bash_logout",  ".claude",
     ".codex",	  ".mcp.json",	 ".vscode",	".idea",   ".cursor",	    ".aider.conf.yml",
 };
-static const char *const default_hidden[] = {".env",   ".env.*",  ".npmrc",
-					     ".netrc", ".pypirc", ".git-credentials"};
+static const char *const default_hidden[] = {
+    ".env", ".env.*", ".npmrc", ".netrc", ".pypirc", ".git-credentials", ".ssh", ".aws",
+    ".gnupg", ".kube", ".azure", ".docker/config.json", ".config/gcloud", ".config/gh",
+    ".password-store",
+};
 
 static void assert_defaults(const struct hs_policy *p)
 {
