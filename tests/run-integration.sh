@@ -20,16 +20,23 @@ trap 'rm -rf "$stage"' EXIT
 chmod 755 "$stage"
 cp "$bin" "$stage/harness"
 cp -r "$here/integration" "$stage/integration"
+# The documents test_docs.py checks (the tests run from a copy, so they
+# cannot find the checkout on their own).
+mkdir "$stage/repo"
+cp -r "$here/../README.md" "$here/../docs" "$here/../man" "$stage/repo/"
+export HARNESS_REPO="$stage/repo"
 chmod -R a+rX "$stage"
 
+status=0
 echo "== integration tests as $(id -un) (uid $(id -u))"
-HARNESS_BIN="$stage/harness" "$py" -m pytest "${args[@]}" "$stage/integration"
+HARNESS_BIN="$stage/harness" "$py" -m pytest "${args[@]}" "$stage/integration" || status=$?
 
 if [ "$(id -u)" -eq 0 ]; then
 	user=harness-test
 	id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 	echo "== integration tests as $user (uid $(id -u "$user"))"
 	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$user" | cut -d: -f6)" \
-		LANG=C.UTF-8 HARNESS_BIN="$stage/harness" HARNESS_SANITIZED="${HARNESS_SANITIZED:-}" \
-		"$py" -m pytest "${args[@]}" "$stage/integration"
+		LANG=C.UTF-8 HARNESS_BIN="$stage/harness" HARNESS_REPO="$HARNESS_REPO" HARNESS_SANITIZED="${HARNESS_SANITIZED:-}" \
+		"$py" -m pytest "${args[@]}" "$stage/integration" || status=$?
 fi
+exit "$status"
