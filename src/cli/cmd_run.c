@@ -411,7 +411,8 @@ int hs_cmd_run(int argc, char **argv)
 	struct hs_plan plan;
 	struct hs_error err;
 	hs_error_clear(&err);
-	if (hs_plan_build(&p, argv + o.cmd_index, environ, cwd, caller_home(), &plan, &err) < 0) {
+	if (hs_plan_build(&p, argv + o.cmd_index, environ, cwd, caller_home(), o.dry_run, &plan,
+			  &err) < 0) {
 		hs_cli_error("%s", err.msg);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);

@@ -293,6 +293,9 @@ static void mount_one(const struct hs_mount *m)
 		/* Re-bind the (already visible) path onto itself, read-only. */
 		bind_path(dst, dst, m->is_dir, ro);
 		break;
+	case HS_MNT_PIN:
+		bind_path(dst, dst, true, rw);
+		break;
 	case HS_MNT_HIDE:
 		/* Cover with an empty, mode-000 dir or file from the base tmpfs. */
 		bind_path(m->is_dir ? "/empty-dir" : "/empty-file", dst, m->is_dir, ro);

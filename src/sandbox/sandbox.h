@@ -28,6 +28,8 @@ enum hs_mount_kind {
 	HS_MNT_DEV,       /* minimal /dev: tmpfs + device binds + devpts + shm */
 	HS_MNT_PROTECT,   /* re-bind dst onto itself read-only (inside a writable grant) */
 	HS_MNT_HIDE,      /* cover dst with an empty read-only file or dir */
+	HS_MNT_PIN,       /* re-bind dst onto itself, writable: a mount point cannot be
+	                     renamed or removed (keeps .git in place under its masks) */
 };
 
 struct hs_mount {
@@ -69,7 +71,8 @@ struct hs_plan {
 
 /* Builds the plan; creates placeholders on the host (see struct above). */
 int hs_plan_build(const struct hs_policy *p, char **argv, char **environ_in,
-		  const char *cwd, const char *home, struct hs_plan *plan, struct hs_error *err);
+		  const char *cwd, const char *home, bool dry_run, struct hs_plan *plan,
+		  struct hs_error *err);
 void hs_plan_free(struct hs_plan *plan);
 /* Removes the placeholders that are still empty and ours. */
 void hs_plan_cleanup_placeholders(struct hs_plan *plan);

@@ -45,6 +45,7 @@ static const char *const dir_like_names[] = {
 
 struct builder {
 	struct hs_plan *plan;
+	bool dry_run; /* record placeholders without creating them */
 	size_t cap_mounts, cap_ph;
 	unsigned *order; /* insertion index per mount, for a stable sort */
 };
@@ -207,14 +208,54 @@ static bool under_protection(const struct hs_plan *pl, const char *path)
 	return false;
 }
 
+static bool has_mount(const struct hs_plan *pl, const char *dst, enum hs_mount_kind kind)
+{
+	for (size_t i = 0; i < pl->nmounts; i++)
+		if (pl->mounts[i].kind == kind && strcmp(pl->mounts[i].dst, dst) == 0)
+			return true;
+	return false;
+}
+
+/* Creates (or, in a dry run, only records) the placeholder that masks a
+ * protected path whose component `path` does not exist. */
+static int make_placeholder(struct builder *b, const char *path, bool is_dir, const char *entry,
+			    const char *dir, struct hs_error *err)
+{
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	if (!b->dry_run) {
+		int r = is_dir ? mkdir(path, 0500)
+			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+		if (r < 0)
+			return hs_err_sys(err,
+					  "cannot create placeholder '%s' to protect '%s' (writable dir "
+					  "%s); use --unprotect %s to allow it on purpose",
+					  path, entry, dir, entry);
+		if (!is_dir)
+			close(r);
+		if (lstat(path, &st) < 0)
+			return hs_err_sys(err, "lstat %s", path);
+	}
+	add_placeholder(b->plan, b, path, is_dir, &st);
+	add_mount(b, HS_MNT_PROTECT, NULL, path, is_dir);
+	return 0;
+}
+
 /*
- * A protected entry that does not exist beneath writable dir `dir`: create its
- * first missing component on the host (an empty dir, or an empty file when it
- * is the entry's last component and not dir-like) and mask that read-only, so
- * the sandbox can create nothing at or below the protected path.
+ * Protects a (non-glob) entry beneath writable dir `dir`, walking it one
+ * component at a time:
+ *  - an existing directory on the way is pinned (bound onto itself,
+ *    still writable): a mount point cannot be renamed or removed, so the
+ *    sandbox cannot move `.git` aside and build a new one with hooks in it;
+ *  - an existing file on the way (a worktree's `.git` file) is made
+ *    read-only: it is what points git at its hooks;
+ *  - the entry itself, if it exists, is re-bound read-only;
+ *  - the first missing component gets a placeholder on the host (an empty
+ *    dir, or an empty file when it is the entry's last component and not
+ *    dir-like), masked read-only, so nothing can be created at or below it.
  */
-static int protect_missing(struct builder *b, const char *dir, const char *entry,
-			   struct hs_error *err)
+static int protect_entry(struct builder *b, const char *dir, const char *entry,
+			 struct hs_error *err)
 {
 	char path[PATH_MAX];
 	char comp[NAME_MAX + 1];
@@ -236,31 +277,25 @@ static int protect_missing(struct builder *b, const char *dir, const char *entry
 		snprintf(path + plen, sizeof(path) - plen, "%s%s", plen > 1 ? "/" : "", comp);
 		p += len;
 		bool is_last = *p == '\0' || (p[0] == '/' && p[1] == '\0');
-		struct stat st;
-		if (lstat(path, &st) == 0) {
-			if (S_ISDIR(st.st_mode) && !is_last)
-				continue;
-			return 0; /* a file or symlink on the way: the path cannot be created */
-		}
-		if (errno != ENOENT)
-			return 0;
 		if (under_protection(b->plan, path))
-			return 0; /* inside a read-only mask already: cannot be created */
-		bool is_dir = entry_is_dir_like(entry, comp, is_last);
-		int r = is_dir ? mkdir(path, 0500)
-			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
-		if (r < 0)
-			return hs_err_sys(err,
-					  "cannot create placeholder '%s' to protect '%s' (writable dir "
-					  "%s); use --unprotect %s to allow it on purpose",
-					  path, entry, dir, entry);
-		if (!is_dir)
-			close(r);
-		if (lstat(path, &st) < 0)
-			return hs_err_sys(err, "lstat %s", path);
-		add_placeholder(b->plan, b, path, is_dir, &st);
-		add_mount(b, HS_MNT_PROTECT, NULL, path, is_dir);
-		return 0;
+			return 0; /* inside a read-only mask already */
+		struct stat st;
+		if (lstat(path, &st) < 0) {
+			if (errno != ENOENT)
+				return 0;
+			return make_placeholder(b, path, entry_is_dir_like(entry, comp, is_last), entry,
+						dir, err);
+		}
+		if (is_last || S_ISREG(st.st_mode)) {
+			char real[PATH_MAX];
+			if (realpath(path, real))
+				protect_one(b, real, S_ISDIR(st.st_mode), NULL);
+			return 0;
+		}
+		if (!S_ISDIR(st.st_mode))
+			return 0; /* a symlink on the way: its target is what a rule must name */
+		if (!has_mount(b->plan, path, HS_MNT_PIN))
+			add_mount(b, HS_MNT_PIN, NULL, path, true);
 	}
 	return 0;
 }
@@ -294,17 +329,13 @@ static int add_protections(struct builder *b, const struct hs_policy *p, struct 
 			const char *e = p->protect_read_only.v[i];
 			if (e[0] == '/' || is_unprotected(p, e))
 				continue;
-			char *full = hs_xasprintf("%s/%s", gr->resolved, e);
-			char real[PATH_MAX];
-			if (has_glob(e))
+			if (has_glob(e)) {
+				char *full = hs_xasprintf("%s/%s", gr->resolved, e);
 				for_each_match(b, full, protect_one, NULL);
-			else if (realpath(full, real))
-				protect_one(b, real, false, NULL);
-			else if (errno == ENOENT && protect_missing(b, gr->resolved, e, err) < 0) {
 				free(full);
+			} else if (protect_entry(b, gr->resolved, e, err) < 0) {
 				return -1;
 			}
-			free(full);
 		}
 	}
 	/* Absolute entries apply wherever they are visible. */
@@ -456,9 +487,9 @@ static void build_env(struct hs_plan *pl, const struct hs_policy *p, char **envp
 }
 
 int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const char *cwd,
-		  const char *home, struct hs_plan *pl, struct hs_error *err)
+		  const char *home, bool dry_run, struct hs_plan *pl, struct hs_error *err)
 {
-	struct builder b = {.plan = pl};
+	struct builder b = {.plan = pl, .dry_run = dry_run};
 	memset(pl, 0, sizeof(*pl));
 	for (char **a = argv; *a; a++)
 		hs_strv_push(&pl->argv, *a);
@@ -561,6 +592,8 @@ static const char *kind_name(enum hs_mount_kind k)
 		return "protected (read-only)";
 	case HS_MNT_HIDE:
 		return "hidden (empty)";
+	case HS_MNT_PIN:
+		return "pinned (no rename)";
 	}
 	return "?";
 }
@@ -578,8 +611,9 @@ void hs_plan_describe(const struct hs_plan *pl, FILE *out)
 		fputc('\n', out);
 	}
 	for (size_t i = 0; i < pl->nplaceholders; i++)
-		fprintf(out, "  placeholder %s created on the host to mask it; removed at exit\n",
-			pl->placeholders[i].path);
+		fprintf(out, "  placeholder %s %s on the host to mask it; removed at exit\n",
+			pl->placeholders[i].path,
+			pl->placeholders[i].ino ? "created" : "will be created");
 	fprintf(out, "environment passed (names only):");
 	for (size_t i = 0; i < pl->env.n; i++) {
 		const char *eq = strchr(pl->env.v[i], '=');

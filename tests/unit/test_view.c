@@ -84,7 +84,7 @@ static void build(struct fixture *f, char **envp)
 	int r = hs_policy_resolve(&f->pol, f->proj, f->home, &err);
 	if (r < 0)
 		fail_msg("resolve: %s", err.msg);
-	r = hs_plan_build(&f->pol, argv_true, envp, f->proj, f->home, &f->plan, &err);
+	r = hs_plan_build(&f->pol, argv_true, envp, f->proj, f->home, false, &f->plan, &err);
 	if (r < 0)
 		fail_msg("plan: %s", err.msg);
 }
@@ -200,6 +200,56 @@ static void test_placeholder_kept_when_replaced(void **state)
 	assert_true(st.st_size > 0);
 }
 
+static void test_git_dir_pinned(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char git[PATH_MAX], hooks[PATH_MAX];
+	PJOIN(git, f->proj, ".git");
+	PJOIN(hooks, f->proj, ".git/hooks");
+	mkdir(git, 0755);
+	mkdir(hooks, 0755);
+	build(f, envp);
+	/* .git itself is a mount point (cannot be moved aside), hooks read-only */
+	assert_non_null(find_mount(&f->plan, git, HS_MNT_PIN));
+	assert_non_null(find_mount(&f->plan, hooks, HS_MNT_PROTECT));
+	size_t pins = 0;
+	for (size_t i = 0; i < f->plan.nmounts; i++)
+		pins += f->plan.mounts[i].kind == HS_MNT_PIN;
+	assert_int_equal(pins, 1); /* once, though two entries go through .git */
+}
+
+static void test_worktree_gitfile_protected(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char git[PATH_MAX];
+	touch(f->proj, ".git", "gitdir: /elsewhere/.git/worktrees/x\n");
+	PJOIN(git, f->proj, ".git");
+	build(f, envp);
+	const struct hs_mount *m = find_mount(&f->plan, git, HS_MNT_PROTECT);
+	assert_non_null(m);
+	assert_false(m->is_dir);
+}
+
+static void test_dry_run_creates_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	struct hs_error err;
+	char git[PATH_MAX];
+	PJOIN(git, f->proj, ".git");
+	hs_error_clear(&err);
+	assert_int_equal(hs_policy_resolve(&f->pol, f->proj, f->home, &err), 0);
+	assert_int_equal(hs_plan_build(&f->pol, argv_true, envp, f->proj, f->home, true, &f->plan,
+				       &err),
+			 0);
+	struct stat st;
+	assert_int_equal(lstat(git, &st), -1);
+	assert_true(f->plan.nplaceholders > 0); /* still reported */
+	assert_non_null(find_mount(&f->plan, git, HS_MNT_PROTECT));
+}
+
 static void test_unprotect(void **state)
 {
 	struct fixture *f = *state;
@@ -274,6 +324,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protect_existing_and_hidden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_placeholders_created_and_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_placeholder_kept_when_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_git_dir_pinned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worktree_gitfile_protected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_creates_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_scrubbed, setup, teardown),
