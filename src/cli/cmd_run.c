@@ -359,9 +359,13 @@ static int run_plan(struct hs_plan *plan, bool verbose)
 	int r = hs_spawn(plan, &cg, &child, &err);
 	if (r < 0 && plan->best_effort && plan->userns && strstr(err.msg, "namespaces")) {
 		hs_cli_error("best effort: %s", err.msg);
-		hs_cli_error("best effort: running WITHOUT namespaces, mount view, protected "
-			     "paths and network isolation; Landlock, seccomp and rlimits only");
-		plan->userns = false;
+		hs_cli_error("best effort: running WITHOUT namespaces: no private /tmp, HOME or "
+			     "/proc, no protected or hidden paths, no network isolation beyond "
+			     "Landlock's TCP rules, unix sockets on the host reachable; the "
+			     "filesystem fence is Landlock alone, plus seccomp and rlimits%s",
+			     cg.kind[0] ? "" : "; processes that leave the session can outlive "
+					       "the run (no cgroup to collect them)");
+		hs_plan_without_namespaces(plan);
 		hs_error_clear(&err);
 		r = hs_spawn(plan, &cg, &child, &err);
 	}
@@ -377,6 +381,8 @@ static int run_plan(struct hs_plan *plan, bool verbose)
 		hs_cli_error("best effort: Landlock is not available; the filesystem fence is the "
 			     "mount view alone");
 	r = hs_supervise(&child, plan, &out, &err);
+	if (!plan->userns)
+		hs_cgroup_kill_all(&cg); /* no pid namespace took the leftovers down */
 	hs_close(&child.sock);
 	hs_close(&child.pidfd);
 	int code = r < 0 ? (hs_cli_error("%s", err.msg), HS_EXIT_HARNESS)

@@ -22,6 +22,7 @@ enum hs_ll_kind {
 	HS_LL_READ,  /* read files, list dirs, execute */
 	HS_LL_WRITE, /* everything on files and dirs beneath */
 	HS_LL_DEV,   /* like WRITE on files plus device ioctls (ABI 5): /dev */
+	HS_LL_LIST,  /* list directories only (the root of the view: `ls /`) */
 };
 
 struct hs_ll_rule {

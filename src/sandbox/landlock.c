@@ -107,6 +107,9 @@ static uint64_t rule_rights(enum hs_ll_kind kind, uint64_t handled, bool is_dir)
 	case HS_LL_READ:
 		rights = LL_FS_READ;
 		break;
+	case HS_LL_LIST:
+		rights = LANDLOCK_ACCESS_FS_READ_DIR;
+		break;
 	case HS_LL_WRITE:
 		rights = handled & ~LANDLOCK_ACCESS_FS_IOCTL_DEV;
 		break;
@@ -126,6 +129,8 @@ static const char *kind_name(enum hs_ll_kind kind)
 	switch (kind) {
 	case HS_LL_READ:
 		return "read";
+	case HS_LL_LIST:
+		return "list";
 	case HS_LL_WRITE:
 		return "write";
 	case HS_LL_DEV:

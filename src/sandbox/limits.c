@@ -17,7 +17,9 @@
 #define _GNU_SOURCE
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +82,61 @@ static int write_u64(const char *dir, const char *file, uint64_t v)
 	return hs_write_file(path, val);
 }
 
-/* cgroup v2: usable when our own cgroup is writable and offers memory and
- * pids to children (systemd's user@.service delegation, or root). */
+/* Removes empty harness-PID cgroups left by runs whose harness was
+ * SIGKILLed (its pid is gone); rmdir fails harmlessly on a busy one. */
+static void remove_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		uint64_t pid;
+		if (strncmp(de->d_name, "harness-", 8) != 0 || hs_parse_u64(de->d_name + 8, &pid) < 0 ||
+		    pid == 0 || pid > INT32_MAX)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char path[600];
+		if (snprintf(path, sizeof(path), "%s/%s", parent, de->d_name) < (int)sizeof(path))
+			(void)rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Can children of `dir` get the memory and pids controllers? Either they
+ * are enabled already, or `dir` holds no process (the "no internal
+ * processes" rule) and we may enable them. */
+static bool v2_offers_controllers(const char *dir, bool is_root)
+{
+	char ctl[600];
+	snprintf(ctl, sizeof(ctl), "%s/cgroup.subtree_control", dir);
+	if (read_has_word(ctl, "memory") && read_has_word(ctl, "pids"))
+		return true;
+	if (access(ctl, W_OK) < 0)
+		return false;
+	char procs[600], buf[8];
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	int fd = open(procs, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n != 0 && !is_root)
+		return false;
+	return hs_write_file(ctl, "+memory +pids") == 0;
+}
+
+/*
+ * cgroup v2: our own cgroup holds processes (at least harness), so its
+ * children cannot get controllers; walk up from it to the nearest ancestor
+ * that offers memory and pids to its children and where we may create a
+ * cgroup and move a process (write access to its cgroup.procs, which the
+ * kernel requires of the common ancestor of source and destination). For an
+ * ordinary user that is inside a delegated subtree (systemd's
+ * user@UID.service); for root often the root cgroup itself.
+ */
 static int try_v2(const struct hs_limits *lim, struct hs_cgroup *cg)
 {
-	char rel[400], base[512], ctl[600];
+	char rel[400], dir[512], procs[600];
 	const char *mnt = NULL;
 	struct stat st;
 	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
@@ -93,31 +145,27 @@ static int try_v2(const struct hs_limits *lim, struct hs_cgroup *cg)
 		mnt = "/sys/fs/cgroup/unified";
 	if (!mnt || own_cgroup(NULL, rel, sizeof(rel)) < 0)
 		return -1;
-	snprintf(base, sizeof(base), "%s%s", mnt, strcmp(rel, "/") ? rel : "");
-	snprintf(ctl, sizeof(ctl), "%s/cgroup.subtree_control", base);
-	if (access(ctl, W_OK) < 0)
-		return -1;
-	snprintf(ctl, sizeof(ctl), "%s/cgroup.controllers", base);
-	if (!read_has_word(ctl, "memory") || !read_has_word(ctl, "pids"))
-		return -1;
-	int n = snprintf(cg->dir, sizeof(cg->dir), "%s/harness-%d", base, (int)getpid());
+	snprintf(dir, sizeof(dir), "%s%s", mnt, strcmp(rel, "/") ? rel : "");
+	for (;;) {
+		bool is_root = strcmp(dir, mnt) == 0;
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		if (access(dir, W_OK) == 0 && access(procs, W_OK) == 0 &&
+		    v2_offers_controllers(dir, is_root))
+			break;
+		char *slash = strrchr(dir, '/');
+		if (is_root || !slash || (size_t)(slash - dir) < strlen(mnt))
+			return -1;
+		*slash = '\0';
+	}
+	remove_stale(dir);
+	int n = snprintf(cg->dir, sizeof(cg->dir), "%s/harness-%d", dir, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(cg->dir) || mkdir(cg->dir, 0755) < 0)
 		return -1;
-	/* Children need the controllers enabled in our subtree; a cgroup with
-	 * processes cannot enable them (no internal processes rule), in which
-	 * case we give up on v2 rather than move the caller around. */
-	snprintf(ctl, sizeof(ctl), "%s/cgroup.subtree_control", base);
-	if (hs_write_file(ctl, "+memory +pids") < 0) {
+	if ((lim->memory_bytes && (write_u64(cg->dir, "memory.max", lim->memory_bytes) < 0 ||
+				   (write_u64(cg->dir, "memory.swap.max", 0) < 0 && errno != ENOENT))) ||
+	    (lim->max_procs && write_u64(cg->dir, "pids.max", lim->max_procs) < 0)) {
 		rmdir(cg->dir);
-		return -1;
-	}
-	if (lim->memory_bytes && (write_u64(cg->dir, "memory.max", lim->memory_bytes) < 0 ||
-				  write_u64(cg->dir, "memory.swap.max", 0) < 0) && errno != ENOENT) {
-		rmdir(cg->dir);
-		return -1;
-	}
-	if (lim->max_procs && write_u64(cg->dir, "pids.max", lim->max_procs) < 0) {
-		rmdir(cg->dir);
+		cg->dir[0] = '\0';
 		return -1;
 	}
 	snprintf(cg->kind, sizeof(cg->kind), "v2");
@@ -134,6 +182,7 @@ static int v1_dir(const char *ctrl, char *out, size_t len)
 	snprintf(base, sizeof(base), "/sys/fs/cgroup/%s%s", ctrl, strcmp(rel, "/") ? rel : "");
 	if (access(base, W_OK) < 0)
 		return -1;
+	remove_stale(base);
 	int n = snprintf(out, len, "%s/harness-%d", base, (int)getpid());
 	if (n < 0 || (size_t)n >= len)
 		return -1;
@@ -234,6 +283,38 @@ void hs_cgroup_events(const struct hs_cgroup *cg, bool *oom_killed, bool *pids_m
 			*oom_killed = read_key(cg->mem_dir, "memory.oom_control", "oom_kill") > 0;
 		if (cg->pids_dir[0])
 			*pids_max_hit = read_key(cg->pids_dir, "pids.events", "max") > 0;
+	}
+}
+
+void hs_cgroup_kill_all(const struct hs_cgroup *cg)
+{
+	const char *dirs[] = {cg->dir, cg->pids_dir, cg->mem_dir};
+	for (size_t i = 0; i < HS_ARRAY_LEN(dirs); i++) {
+		char path[600], line[32];
+		if (!dirs[i][0])
+			continue;
+		snprintf(path, sizeof(path), "%s/cgroup.kill", dirs[i]);
+		if (hs_write_file(path, "1") == 0)
+			continue; /* v2, Linux >= 5.14: the kernel kills them all */
+		/* Otherwise kill what is listed until nothing is (a fork racing
+		 * with us shows up on the next pass); bounded. */
+		snprintf(path, sizeof(path), "%s/cgroup.procs", dirs[i]);
+		for (int pass = 0; pass < 100; pass++) {
+			FILE *f = fopen(path, "re");
+			int found = 0;
+			while (f && fgets(line, sizeof(line), f)) {
+				pid_t pid = (pid_t)atoi(line);
+				if (pid > 0 && pid != getpid()) {
+					kill(pid, SIGKILL);
+					found++;
+				}
+			}
+			if (f)
+				fclose(f);
+			if (!found)
+				break;
+			usleep(1000);
+		}
 	}
 }
 

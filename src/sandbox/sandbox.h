@@ -74,6 +74,9 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **environ_in,
 		  const char *cwd, const char *home, bool dry_run, struct hs_plan *plan,
 		  struct hs_error *err);
 void hs_plan_free(struct hs_plan *plan);
+/* Best effort without user namespaces: recomputes the Landlock rules for a
+ * sandbox that shares the host's mounts (no private /tmp, HOME or /proc). */
+void hs_plan_without_namespaces(struct hs_plan *plan);
 /* Removes the placeholders that are still empty and ours. */
 void hs_plan_cleanup_placeholders(struct hs_plan *plan);
 /* Human-readable description of the plan (for --dry-run and -v). */
@@ -93,6 +96,9 @@ int hs_cgroup_create(const struct hs_limits *lim, struct hs_cgroup *cg, struct h
 int hs_cgroup_attach(const struct hs_cgroup *cg, pid_t pid, struct hs_error *err);
 /* After the run: did the kernel hit the memory or pids limit? */
 void hs_cgroup_events(const struct hs_cgroup *cg, bool *oom_killed, bool *pids_max_hit);
+/* SIGKILLs every process left in the cgroup (cgroup.kill where the kernel
+ * has it): used when there is no pid namespace to take them down. */
+void hs_cgroup_kill_all(const struct hs_cgroup *cg);
 void hs_cgroup_destroy(struct hs_cgroup *cg);
 /* Applies the rlimits for whatever the cgroup does not enforce (called in the child). */
 int hs_rlimits_apply(const struct hs_limits *lim, const struct hs_cgroup *cg, struct hs_error *err);

@@ -131,6 +131,13 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	long pid = clone3_raw(&args);
+	if (pid < 0 && errno == ENOSYS) {
+		/* clone3 refused outright (Docker's default seccomp profile answers
+		 * ENOSYS): the classic clone takes the same flags, and with
+		 * CLONE_PIDFD returns the pidfd through its parent_tid argument.
+		 * A zero stack makes it behave like fork. */
+		pid = syscall(SYS_clone, (unsigned long)args.flags | SIGCHLD, 0UL, &pidfd, 0UL, 0UL);
+	}
 	if (pid < 0) {
 		int e = errno;
 		close(sv[0]);

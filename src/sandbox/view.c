@@ -408,10 +408,26 @@ static void drop_shadowed(struct hs_plan *pl)
 
 static void add_landlock_rules(struct hs_plan *pl)
 {
-	pl->ll = hs_xcalloc(pl->nmounts + 1, sizeof(*pl->ll));
+	free(pl->ll);
+	pl->nll = 0;
+	pl->ll = hs_xcalloc(pl->nmounts + 2, sizeof(*pl->ll));
+	/* Listing directories of the view (`ls /`, `find /usr`) reveals
+	 * nothing the mount view does not already show; reading files still
+	 * needs a rule of its own. Only with a mount namespace: otherwise
+	 * "/" is the host's root. */
+	if (pl->userns) {
+		pl->ll[pl->nll].path = "/";
+		pl->ll[pl->nll].kind = HS_LL_LIST;
+		pl->nll++;
+	}
 	for (size_t i = 0; i < pl->nmounts; i++) {
 		const struct hs_mount *m = &pl->mounts[i];
 		enum hs_ll_kind kind;
+		/* Without a mount namespace the private tmpfs and proc mounts do
+		 * not exist: a rule there would open the HOST's /tmp, HOME and
+		 * /proc (other processes' environ) instead. */
+		if (!pl->userns && (m->kind == HS_MNT_TMPFS || m->kind == HS_MNT_PROC))
+			continue;
 		switch (m->kind) {
 		case HS_MNT_BIND_RO:
 			kind = HS_LL_READ;
@@ -537,6 +553,12 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const cha
 	add_landlock_rules(pl);
 	build_env(pl, p, envp, home);
 	return 0;
+}
+
+void hs_plan_without_namespaces(struct hs_plan *pl)
+{
+	pl->userns = false;
+	add_landlock_rules(pl);
 }
 
 void hs_plan_cleanup_placeholders(struct hs_plan *pl)
