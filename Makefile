@@ -12,7 +12,7 @@ deps:
 	bash scripts/install-deps.sh build
 
 build: deps
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >$(BUILD).setup.log || { cat $(BUILD).setup.log; exit 1; }
 	ninja -C $(BUILD)
 
 demo: build
@@ -28,14 +28,14 @@ check:
 	$(MAKE) sanitize
 
 sanitize:
-	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >$(BUILD_SAN).setup.log || { cat $(BUILD_SAN).setup.log; exit 1; }
 	ninja -C $(BUILD_SAN)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 meson test -C $(BUILD_SAN) --print-errorlogs
 	HARNESS_SANITIZED=1 bash tests/run-integration.sh $(BUILD_SAN)/harness --quick
 
 fuzz:
 	bash scripts/install-deps.sh test
-	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >build-fuzz.setup.log || { cat build-fuzz.setup.log; exit 1; }
 	ninja -C build-fuzz
 
 bench:

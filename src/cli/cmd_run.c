@@ -36,6 +36,8 @@ static const char run_usage[] =
 	"      --hide PATH            replace PATH by an empty file or dir\n"
 	"      --unprotect PATH       drop PATH from the protected and hidden lists\n"
 	"      --no-network           no network at all (the default)\n"
+	"      --allow-host HOST      refused in this version: egress through\n"
+	"                             harness's proxy does not exist yet\n"
 	"  -e, --env NAME[=VALUE]     pass NAME from the caller, or set it\n"
 	"Limits (0 = none):\n"
 	"  -t, --timeout DURATION     wall clock for the whole sandbox (30s, 10m, 2h)\n"
