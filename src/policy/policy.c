@@ -220,10 +220,10 @@ const char *hs__protect_problem(const char *pattern)
 		return "is empty; name a file or directory, like \".env\"";
 	if (len >= PATH_MAX)
 		return "is longer than PATH_MAX";
-	if (pattern[0] == '~')
-		return "starts with \"~\", which is not expanded here; use an absolute path, or a "
-		       "path relative to the granted directories";
-	const char *s = pattern[0] == '/' ? pattern + 1 : pattern;
+	if (pattern[0] == '~' && pattern[1] != '/')
+		return "starts with \"~\" but not \"~/\"; write \"~/name\" for a path in the home "
+		       "directory, an absolute path, or a path relative to the granted directories";
+	const char *s = pattern[0] == '/' ? pattern + 1 : pattern[0] == '~' ? pattern + 2 : pattern;
 	if (!*s)
 		return "is \"/\"; name a file or directory beneath it";
 	for (;;) {

@@ -319,7 +319,7 @@ static int add_protections(struct builder *b, const struct hs_policy *p, struct 
 		bool writable = gr->access == HS_ACCESS_WRITE && !p->read_only;
 		for (size_t i = 0; i < p->protect_hidden.n; i++) {
 			const char *e = p->protect_hidden.v[i];
-			if (e[0] == '/' || is_unprotected(p, e))
+			if (e[0] == '/' || e[0] == '~' || is_unprotected(p, e))
 				continue;
 			char *full = hs_xasprintf("%s/%s", gr->resolved, e);
 			for_each_match(b, full, hide_one, NULL);
@@ -327,7 +327,7 @@ static int add_protections(struct builder *b, const struct hs_policy *p, struct 
 		}
 		for (size_t i = 0; i < p->protect_read_only.n && writable; i++) {
 			const char *e = p->protect_read_only.v[i];
-			if (e[0] == '/' || is_unprotected(p, e))
+			if (e[0] == '/' || e[0] == '~' || is_unprotected(p, e))
 				continue;
 			if (has_glob(e)) {
 				char *full = hs_xasprintf("%s/%s", gr->resolved, e);
@@ -336,6 +336,30 @@ static int add_protections(struct builder *b, const struct hs_policy *p, struct 
 			} else if (protect_entry(b, gr->resolved, e, err) < 0) {
 				return -1;
 			}
+		}
+	}
+	/* "~/" entries apply in the caller's home, when a grant exposes it
+	 * (otherwise HOME is an empty tmpfs and there is nothing to protect). */
+	const char *home = pl->home;
+	for (size_t i = 0; i < p->protect_hidden.n; i++) {
+		const char *e = p->protect_hidden.v[i];
+		if (e[0] != '~' || is_unprotected(p, e))
+			continue;
+		char *full = hs_xasprintf("%s/%s", home, e + 2);
+		for_each_match(b, full, hide_one, NULL);
+		free(full);
+	}
+	const struct hs_mount *hm = bind_covering(pl, home);
+	for (size_t i = 0; hm && hm->kind == HS_MNT_BIND_RW && i < p->protect_read_only.n; i++) {
+		const char *e = p->protect_read_only.v[i];
+		if (e[0] != '~' || is_unprotected(p, e))
+			continue;
+		if (has_glob(e)) {
+			char *full = hs_xasprintf("%s/%s", home, e + 2);
+			for_each_match(b, full, protect_one, NULL);
+			free(full);
+		} else if (protect_entry(b, home, e + 2, err) < 0) {
+			return -1;
 		}
 	}
 	/* Absolute entries apply wherever they are visible. */

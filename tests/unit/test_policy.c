@@ -309,9 +309,10 @@ static void test_copy_is_deep(void **state)
 /* ---- presets and levels ---- */
 
 static const char *const default_ro[] = {
-    ".git/hooks", ".git/config", ".gitmodules", ".bashrc", ".bash_profile", ".bash_login",
-    ".profile",	  ".zshrc",	 ".zprofile",	".zshenv", ".bash_logout",  ".claude",
-    ".codex",	  ".mcp.json",	 ".vscode",	".idea",   ".cursor",	    ".aider.conf.yml",
+    ".git/hooks",     ".git/config",   ".gitmodules",   "~/.bashrc",   "~/.bash_profile",
+    "~/.bash_login",  "~/.profile",    "~/.zshrc",      "~/.zprofile", "~/.zshenv",
+    "~/.bash_logout", "~/.gitconfig",  "~/.config/git", ".claude",     ".codex",
+    ".mcp.json",      ".vscode",       ".idea",         ".cursor",     ".aider.conf.yml",
 };
 static const char *const default_hidden[] = {
     ".env", ".env.*", ".npmrc", ".netrc", ".pypirc", ".git-credentials", ".ssh", ".aws",
@@ -816,10 +817,10 @@ static void test_protect_entries(void **state)
 	(void)state;
 	struct hs_policy p;
 	struct hs_error e;
-	static const char *const good[] = {".env*",   "/etc/x", ".git/hooks",
-					   "a/*.pem", "[ab]c",	"x"};
-	static const char *const bad[] = {"",	     "..",     "../x", "a/../b", "./x", "*/x",
-					  "a/[b]/c", "~/.ssh", "/",    "a//b",	 "a/"};
+	static const char *const good[] = {".env*", "/etc/x", ".git/hooks", "a/*.pem",
+					   "[ab]c", "x",      "~/.ssh",     "~/.config/gh"};
+	static const char *const bad[] = {"",	 "..",	"../x", "a/../b", "./x", "*/x", "a/[b]/c",
+					  "/",	 "a//b", "a/",	"~",	  "~bob/x", "~/", "~/../x"};
 	hs_policy_init(&p);
 	for (size_t i = 0; i < HS_ARRAY_LEN(good); i++)
 		assert_int_equal(hs_policy_add_protect(&p, HS_PROTECT_HIDDEN, good[i], &e), 0);
