@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Turns the hyperfine JSON files of one bench/run.sh run into RESULTS.md.
+
+Reads the manifest written by run.sh (one line per measured command: user,
+group, JSON prefix, name, cwd, command), merges the rounds of each group
+(round 2 ran the commands in reverse order), and prints Markdown: machine
+facts, a headline per user, then one table per benchmark with medians,
+min, p90, mean and standard deviation, and ratios against bare and against
+bubblewrap. Ratios of medians carry a 95% bootstrap interval so that noise
+is visible rather than rounded away.
+"""
+import argparse
+import glob
+import json
+import random
+import statistics
+import sys
+
+GROUP_TITLES = {
+    "startup": "Startup: sandboxed /bin/true",
+    "startup-spaced": "Startup, spaced: the machine idle for a moment before each start",
+    "startup-srt": "Startup with srt (fewer runs; srt takes ~0.3 s per start)",
+    "startup-tmpfs": "Startup with the cwd on tmpfs instead of the disk",
+    "make": "Process-heavy: make -j2 of 50 C files (clean between runs)",
+    "git": "Process-heavy: git init + add + commit of 500 small files",
+}
+BARE = "bare"
+BWRAP = "bwrap (comparable)"
+HARNESS = "harness"
+
+
+def quantile(xs, q):
+    xs = sorted(xs)
+    if len(xs) == 1:
+        return xs[0]
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def ratio_ci(a, b, n=2000, seed=1):
+    """95% bootstrap interval of median(a) / median(b)."""
+    rng = random.Random(seed)
+    rs = []
+    for _ in range(n):
+        ma = statistics.median(rng.choices(a, k=len(a)))
+        mb = statistics.median(rng.choices(b, k=len(b)))
+        rs.append(ma / mb)
+    rs.sort()
+    return rs[int(0.025 * n)], rs[int(0.975 * n) - 1]
+
+
+def ms(x):
+    x *= 1000.0
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def load(manifest):
+    rows = []
+    with open(manifest) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 6:
+                continue
+            user, group, prefix, name, cwd, cmd = parts
+            rows.append(dict(user=user, group=group, prefix=prefix, name=name, cwd=cwd, cmd=cmd))
+    cache = {}
+    for r in rows:
+        if r["prefix"] == "-":
+            r["failed"] = r["cmd"]
+            continue
+        if r["prefix"] not in cache:
+            merged = {}
+            for path in sorted(glob.glob(r["prefix"] + ".*.json")):
+                with open(path) as f:
+                    for res in json.load(f)["results"]:
+                        m = merged.setdefault(res["command"], {"times": [], "user": [], "system": [], "exit": []})
+                        m["times"] += res["times"]
+                        m["user"].append((res["user"], len(res["times"])))
+                        m["system"].append((res["system"], len(res["times"])))
+                        m["exit"] += res.get("exit_codes") or []
+            cache[r["prefix"]] = merged
+        m = cache[r["prefix"]].get(r["name"])
+        if not m or not m["times"]:
+            r["failed"] = "no timing data"
+            continue
+        t = m["times"]
+        r["times"] = t
+        r["n"] = len(t)
+        r["median"] = statistics.median(t)
+        r["min"] = min(t)
+        r["p90"] = quantile(t, 0.9)
+        r["max"] = max(t)
+        r["mean"] = statistics.fmean(t)
+        r["sd"] = statistics.stdev(t) if len(t) > 1 else 0.0
+        w = sum(k for _, k in m["user"])
+        r["cpu_user"] = sum(v * k for v, k in m["user"]) / w
+        r["cpu_sys"] = sum(v * k for v, k in m["system"]) / w
+        r["nonzero_exit"] = sum(1 for e in m["exit"] if e)
+    return rows
+
+
+def by(rows, user, group):
+    return {r["name"]: r for r in rows if r["user"] == user and r["group"] == group}
+
+
+def fmt_ratio(r, ref):
+    if not ref or "median" not in ref or "median" not in r:
+        return "n/a"
+    if r is ref:
+        return "1"
+    lo, hi = ratio_ci(r["times"], ref["times"])
+    return f"{r['median'] / ref['median']:.2f} ({lo:.2f}–{hi:.2f})"
+
+
+def table(out, rows, user, group):
+    g = by(rows, user, group)
+    if not g:
+        return
+    bare, bw = g.get(BARE), g.get(BWRAP)
+    out.append(f"### {GROUP_TITLES.get(group, group)} — as {user}\n")
+    ok = [r for r in g.values() if "median" in r]
+    if ok:
+        out.append(
+            "| # | command | runs | median ms | min ms | p90 ms | mean ± sd ms | user+sys CPU ms "
+            "| − bare ms | × bare (95% CI) | × bwrap (95% CI) |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for i, r in enumerate(ok, 1):
+            over = ms(r["median"] - bare["median"]) if bare and "median" in bare else "n/a"
+            out.append(
+                f"| {i} | {r['name']} | {r['n']} | **{ms(r['median'])}** | {ms(r['min'])} | {ms(r['p90'])} "
+                f"| {ms(r['mean'])} ± {ms(r['sd'])} | {ms(r['cpu_user'] + r['cpu_sys'])} | {over} "
+                f"| {fmt_ratio(r, bare)} | {fmt_ratio(r, bw)} |"
+            )
+        out.append("")
+        out.append("Exact commands (run with `hyperfine -N`, no shell; cwd in brackets):\n")
+        for i, r in enumerate(ok, 1):
+            out.append(f"{i}. [`{r['cwd']}`] `{r['cmd']}`")
+            if r.get("nonzero_exit"):
+                out.append(f"   - {r['nonzero_exit']} runs exited non-zero")
+        out.append("")
+    for r in g.values():
+        if "failed" in r:
+            out.append(f"- **{r['name']}: not measured** — {r['failed']}")
+    out.append("")
+
+
+def verdict_startup(rows, user, group="startup", where=""):
+    g = by(rows, user, group)
+    h, hp, bw, bare = g.get(HARNESS), g.get("harness --max-procs 0"), g.get(BWRAP), g.get(BARE)
+    lines = []
+    if not (h and bw and "median" in h and "median" in bw):
+        return [f"- Startup{where} ({user}): incomplete, see the table."] if g else []
+    for r, label in ((h, "default"), (hp, "--max-procs 0")):
+        if not r or "median" not in r:
+            continue
+        lo, hi = ratio_ci(r["times"], bw["times"])
+        rat = r["median"] / bw["median"]
+        if hi < 1.0:
+            v = "faster than bubblewrap"
+        elif lo > 1.0:
+            v = "slower than bubblewrap (goal: at or below bubblewrap — not met)"
+        else:
+            v = "not distinguishable from bubblewrap at this noise level"
+        lines.append(
+            f"- Startup{where} ({user}, harness {label}): median {ms(r['median'])} ms vs bubblewrap {ms(bw['median'])} ms "
+            f"= {rat:.2f}× (95% CI {lo:.2f}–{hi:.2f}): {v}. Bare /bin/true: {ms(bare['median'])} ms; "
+            f"p90 {ms(r['p90'])} ms vs {ms(bw['p90'])} ms."
+        )
+    if h and hp and "median" in h and "median" in hp:
+        lines.append(
+            f"- Cost of the default process limit{where} ({user}): {ms(h['median'] - hp['median'])} ms at the median, "
+            f"{ms(h['p90'] - hp['p90'])} ms at p90, {ms(h['mean'] - hp['mean'])} ms in the mean (default vs --max-procs 0)."
+        )
+    return lines
+
+
+def verdict_work(rows, user, group, label):
+    g = by(rows, user, group)
+    bare = g.get(BARE)
+    out = []
+    for name in (HARNESS, "harness --max-procs 0"):
+        r = g.get(name)
+        if not r or "median" not in r or not bare or "median" not in bare:
+            if r and "failed" in r:
+                out.append(f"- {label} ({user}, {name}): not measured — {r['failed']}")
+            continue
+        lo, hi = ratio_ci(r["times"], bare["times"])
+        pct = (r["median"] / bare["median"] - 1) * 100
+        if hi < 0.95:
+            v = "faster than bare, which can only be noise: treat this pair as unreliable"
+        elif hi <= 1.05:
+            v = "within 5% of bare"
+        elif lo > 1.05:
+            v = "more than 5% over bare (goal not met)"
+        else:
+            v = "possibly over 5%: the interval straddles the goal"
+        out.append(
+            f"- {label} ({user}, {name}): {ms(r['median'])} ms vs bare {ms(bare['median'])} ms = {pct:+.1f}% "
+            f"(ratio 95% CI {lo:.3f}–{hi:.3f}): {v}."
+        )
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--facts", required=True)
+    ap.add_argument("--notes", required=True)
+    ap.add_argument("--startup-runs", type=int, required=True)
+    ap.add_argument("--spaced-runs", type=int, required=True)
+    ap.add_argument("--spacing", required=True)
+    ap.add_argument("--make-runs", type=int, required=True)
+    ap.add_argument("--git-runs", type=int, required=True)
+    ap.add_argument("--srt-runs", type=int, required=True)
+    ap.add_argument("--scratch", required=True)
+    a = ap.parse_args()
+
+    rows = load(a.manifest)
+    users = []
+    for r in rows:
+        if r["user"] not in users:
+            users.append(r["user"])
+
+    out = ["# harness benchmark results", ""]
+    out.append(
+        "Written by `bench/run.sh` (`make bench`); every figure below comes from one run on the machine "
+        "described here, all tools measured side by side. Do not edit by hand: rerun. "
+        "See bench/README.md for what each benchmark measures."
+    )
+    out.append("")
+    out.append("## Machine\n")
+    out.append("| | |")
+    out.append("|---|---|")
+    with open(a.facts) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            out.append(f"| {k} | {v} |")
+    out.append("")
+    out.append(
+        f"Runs per command: startup {a.startup_runs} (4 rounds, 5 warmups each), spaced startup {a.spaced_runs} "
+        f"(2 rounds, 2 warmups each, `sleep {a.spacing}` before every run, outside the timing), srt startup {a.srt_runs} "
+        f"(1 round, 3 warmups), make {a.make_runs} (5 rounds, no warmup: a smoke run has warmed the caches), "
+        f"git {a.git_runs} (3 rounds, 1 warmup each). Each round is one hyperfine call over all commands of the "
+        "group; every other round runs them in reverse order. The clean step (make clean, rm -rf repo/.git) "
+        "runs before every run, outside the timing. "
+        f"Scratch tree: `{a.scratch}` (deleted afterwards). Every command first ran once as a smoke test; a command "
+        "that failed it is listed as not measured."
+    )
+    out.append("")
+
+    out.append("## Headline\n")
+    for u in users:
+        out += verdict_startup(rows, u)
+        out += verdict_startup(rows, u, "startup-spaced", ", spaced")
+        out += verdict_startup(rows, u, "startup-tmpfs", ", cwd on tmpfs")
+        out += verdict_work(rows, u, "make", "make -j2")
+        out += verdict_work(rows, u, "git", "git init+add+commit")
+        srt = by(rows, u, "startup-srt")
+        s, bw = srt.get("srt"), srt.get(BWRAP)
+        h = srt.get(HARNESS)
+        if s and "median" in s and h and "median" in h:
+            out.append(
+                f"- srt ({u}): median {ms(s['median'])} ms, {s['median'] / h['median']:.0f}× harness "
+                f"({ms(h['median'])} ms in the same group)."
+            )
+    out.append("")
+    out.append(
+        "Ratios are ratios of medians; the interval in brackets is a 95% bootstrap interval of that ratio. "
+        "“− bare” is the median minus bare's median (the sandbox's own cost, for startup)."
+    )
+    out.append("")
+
+    with open(a.notes) as f:
+        notes = f.read().strip()
+    if notes:
+        out.append("## Observations made during the run\n")
+        out.append(notes)
+        out.append("")
+
+    out.append("## Details\n")
+    for u in users:
+        for g in ("startup", "startup-spaced", "startup-tmpfs", "startup-srt", "make", "git"):
+            table(out, rows, u, g)
+    print("\n".join(out).rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
