@@ -57,6 +57,8 @@ struct hs_plan {
 	size_t nll;
 	struct hs_placeholder *placeholders;
 	size_t nplaceholders;
+	int *lock_fds;     /* shared flocks on every masked host path, held for the run */
+	size_t nlock_fds;
 
 	struct hs_strv argv; /* owned copy: the command (the caller's argv is wiped in pid 1) */
 	struct hs_strv env; /* owned: "NAME=VALUE" for the command */

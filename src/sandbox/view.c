@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Read-only system directories every program needs; symlinks (merged /usr)
@@ -164,12 +166,55 @@ static void hide_one(struct builder *b, const char *real, bool is_dir, void *ctx
 		add_mount(b, HS_MNT_HIDE, NULL, real, is_dir);
 }
 
+/*
+ * Placeholders and concurrent runs. Several harness runs may share a
+ * project. A mask is a mount on a host path; if another run removed that
+ * path (its placeholder cleanup), the kernel would detach our mount and the
+ * protection would be gone. So every run holds a shared flock(2) on each
+ * path it masks read-only for as long as it runs, and a placeholder is
+ * removed only under an exclusive lock taken without waiting. Placeholders
+ * carry an xattr marker, so one left behind by a SIGKILLed run is
+ * recognised and adopted (and removed at the end) instead of being taken
+ * for the user's own file.
+ */
+#define PLACEHOLDER_XATTR "user.harness.placeholder"
+
+static void hold_shared(struct builder *b, const char *path)
+{
+	struct stat st;
+	if (b->dry_run || lstat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_SH) < 0) {
+		close(fd);
+		return;
+	}
+	struct hs_plan *pl = b->plan;
+	pl->lock_fds = hs_xrealloc(pl->lock_fds, (pl->nlock_fds + 1) * sizeof(int));
+	pl->lock_fds[pl->nlock_fds++] = fd;
+}
+
 static void protect_one(struct builder *b, const char *real, bool is_dir, void *ctx)
 {
 	(void)ctx;
 	const struct hs_mount *m = bind_covering(b->plan, real);
-	if (m && m->kind == HS_MNT_BIND_RW)
+	if (m && m->kind == HS_MNT_BIND_RW) {
 		add_mount(b, HS_MNT_PROTECT, NULL, real, is_dir);
+		hold_shared(b, real);
+	}
+}
+
+/* An empty file or directory that a harness run created as a placeholder. */
+static bool is_placeholder(const char *path, const struct stat *st)
+{
+	char v[32];
+	if (S_ISREG(st->st_mode) && st->st_size != 0)
+		return false;
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return false;
+	return lgetxattr(path, PLACEHOLDER_XATTR, v, sizeof(v)) > 0;
 }
 
 static bool entry_is_dir_like(const char *entry, const char *component, bool is_last)
@@ -226,6 +271,8 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 	if (!b->dry_run) {
 		int r = is_dir ? mkdir(path, 0500)
 			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+		if (r < 0 && errno == EEXIST)
+			return 1; /* a concurrent run made it first: look again */
 		if (r < 0)
 			return hs_err_sys(err,
 					  "cannot create placeholder '%s' to protect '%s' (writable dir "
@@ -235,9 +282,11 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 			close(r);
 		if (lstat(path, &st) < 0)
 			return hs_err_sys(err, "lstat %s", path);
+		(void)lsetxattr(path, PLACEHOLDER_XATTR, "1", 1, 0); /* best effort: no xattrs, no marker */
 	}
 	add_placeholder(b->plan, b, path, is_dir, &st);
 	add_mount(b, HS_MNT_PROTECT, NULL, path, is_dir);
+	hold_shared(b, path);
 	return 0;
 }
 
@@ -280,11 +329,22 @@ static int protect_entry(struct builder *b, const char *dir, const char *entry,
 		if (under_protection(b->plan, path))
 			return 0; /* inside a read-only mask already */
 		struct stat st;
-		if (lstat(path, &st) < 0) {
+		int tries = 0;
+		while (lstat(path, &st) < 0) {
 			if (errno != ENOENT)
 				return 0;
-			return make_placeholder(b, path, entry_is_dir_like(entry, comp, is_last), entry,
-						dir, err);
+			int r = make_placeholder(b, path, entry_is_dir_like(entry, comp, is_last), entry,
+						 dir, err);
+			if (r <= 0 || ++tries > 3)
+				return r < 0 ? -1 : 0;
+		}
+		if (is_placeholder(path, &st)) {
+			/* Ours from an earlier run, or a concurrent run's: mask it
+			 * and share it; the last run out removes it. */
+			add_placeholder(b->plan, b, path, S_ISDIR(st.st_mode), &st);
+			add_mount(b, HS_MNT_PROTECT, NULL, path, S_ISDIR(st.st_mode));
+			hold_shared(b, path);
+			return 0;
 		}
 		if (is_last || S_ISREG(st.st_mode)) {
 			char real[PATH_MAX];
@@ -585,23 +645,45 @@ void hs_plan_without_namespaces(struct hs_plan *pl)
 	add_landlock_rules(pl);
 }
 
+static void release_locks(struct hs_plan *pl)
+{
+	for (size_t i = 0; i < pl->nlock_fds; i++)
+		close(pl->lock_fds[i]);
+	free(pl->lock_fds);
+	pl->lock_fds = NULL;
+	pl->nlock_fds = 0;
+}
+
 void hs_plan_cleanup_placeholders(struct hs_plan *pl)
 {
+	release_locks(pl);
 	/* Reverse order: inner placeholders before the dirs that hold them. */
 	for (size_t i = pl->nplaceholders; i-- > 0;) {
 		struct hs_placeholder *ph = &pl->placeholders[i];
 		struct stat st;
-		if (lstat(ph->path, &st) < 0 || st.st_dev != ph->dev || st.st_ino != ph->ino)
-			continue; /* gone or replaced: not ours any more */
+		if (!ph->ino)
+			continue; /* dry run: never created */
+		int fd = open(ph->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		/* Not ours any more (replaced), or still masked by another run
+		 * (its shared lock): leave it. */
+		if (fstat(fd, &st) < 0 || st.st_dev != ph->dev || st.st_ino != ph->ino ||
+		    flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			continue;
+		}
 		if (ph->is_dir)
 			(void)rmdir(ph->path); /* fails, harmlessly, if not empty */
 		else if (S_ISREG(st.st_mode) && st.st_size == 0)
 			(void)unlink(ph->path);
+		close(fd);
 	}
 }
 
 void hs_plan_free(struct hs_plan *pl)
 {
+	release_locks(pl);
 	for (size_t i = 0; i < pl->nmounts; i++) {
 		free(pl->mounts[i].src);
 		free(pl->mounts[i].dst);

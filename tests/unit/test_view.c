@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 struct fixture {
@@ -250,6 +251,74 @@ static void test_dry_run_creates_nothing(void **state)
 	assert_non_null(find_mount(&f->plan, git, HS_MNT_PROTECT));
 }
 
+static void test_concurrent_runs_share_placeholders(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char mcp[PATH_MAX];
+	struct hs_error err;
+	struct hs_plan second;
+	PJOIN(mcp, f->proj, ".mcp.json");
+	build(f, envp); /* first run creates the placeholder */
+	hs_error_clear(&err);
+	assert_int_equal(hs_plan_build(&f->pol, argv_true, envp, f->proj, f->home, false, &second,
+				       &err),
+			 0);
+	/* The second run adopts it rather than failing or ignoring it. */
+	assert_non_null(find_mount(&second, mcp, HS_MNT_PROTECT));
+	/* The first run ends: the second still masks it, so it must stay. */
+	hs_plan_cleanup_placeholders(&f->plan);
+	struct stat st;
+	assert_int_equal(lstat(mcp, &st), 0);
+	/* The last run out removes it. */
+	hs_plan_cleanup_placeholders(&second);
+	assert_int_equal(lstat(mcp, &st), -1);
+	hs_plan_free(&second);
+}
+
+static void test_stale_placeholder_adopted(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char git[PATH_MAX];
+	struct hs_error err;
+	struct hs_plan killed;
+	PJOIN(git, f->proj, ".git");
+	hs_error_clear(&err);
+	/* A run that was SIGKILLed: its placeholders stay behind. */
+	assert_int_equal(hs_policy_resolve(&f->pol, f->proj, f->home, &err), 0);
+	assert_int_equal(hs_plan_build(&f->pol, argv_true, envp, f->proj, f->home, false, &killed,
+				       &err),
+			 0);
+	hs_plan_free(&killed); /* no cleanup: as if killed */
+	struct stat st;
+	assert_int_equal(lstat(git, &st), 0);
+	char v[8];
+	if (lgetxattr(git, "user.harness.placeholder", v, sizeof(v)) < 0)
+		skip(); /* this filesystem keeps no user xattrs: no marker to find */
+	build(f, envp);
+	/* The next run recognises it (no nested placeholder inside it) ... */
+	assert_non_null(find_mount(&f->plan, git, HS_MNT_PROTECT));
+	assert_null(find_mount(&f->plan, git, HS_MNT_PIN));
+	/* ... and removes it at the end. */
+	hs_plan_cleanup_placeholders(&f->plan);
+	assert_int_equal(lstat(git, &st), -1);
+}
+
+static void test_user_empty_dir_not_taken(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char claude[PATH_MAX];
+	PJOIN(claude, f->proj, ".claude");
+	mkdir(claude, 0755); /* the user's own, empty, no marker */
+	build(f, envp);
+	assert_non_null(find_mount(&f->plan, claude, HS_MNT_PROTECT));
+	hs_plan_cleanup_placeholders(&f->plan);
+	struct stat st;
+	assert_int_equal(lstat(claude, &st), 0); /* never removed */
+}
+
 static void test_unprotect(void **state)
 {
 	struct fixture *f = *state;
@@ -327,6 +396,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_git_dir_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worktree_gitfile_protected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_creates_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_runs_share_placeholders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_placeholder_adopted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_empty_dir_not_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_scrubbed, setup, teardown),
