@@ -95,7 +95,19 @@ static const struct option run_options[] = {
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
-static const char run_shortopts[] = "+p:l:w:r:e:t:nvh";
+static const char run_shortopts[] = "+:p:l:w:r:e:t:nvh";
+
+/* Copies s for a message: control characters become '?', long input is cut. */
+static void printable(const char *s, char *out, size_t len)
+{
+	size_t i = 0;
+	for (; s && s[i] && i + 4 < len; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (s && s[i])
+		memcpy(out + i, "...", 4);
+	else
+		out[i] = '\0';
+}
 
 static bool looks_like_file(const char *s)
 {
@@ -259,12 +271,12 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, run_shortopts, run_options, NULL)) != -1) {
 		if (c == '?' || c == ':') {
-			if (optopt)
-				hs_cli_error("unknown or incomplete option '-%c' (see 'harness run --help')",
-					     optopt);
+			char shown[64];
+			printable(argv[optind - 1], shown, sizeof(shown));
+			if (c == ':')
+				hs_cli_error("option '%s' needs a value (see 'harness run --help')", shown);
 			else
-				hs_cli_error("unknown or incomplete option '%s' (see 'harness run --help')",
-					     argv[optind - 1]);
+				hs_cli_error("unknown option '%s' (see 'harness run --help')", shown);
 			return HS_EXIT_HARNESS;
 		}
 		if ((r = apply_flag(p, o, c, optarg)) != 0)

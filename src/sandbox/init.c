@@ -262,6 +262,23 @@ static void setup_dev(const char *dst)
 	set_attr(dst, MOUNT_ATTR_RDONLY, false);
 }
 
+/* mount(2) follows a symlink at the target; move_mount without
+ * MOVE_MOUNT_T_SYMLINKS does not, so the link itself becomes a mount point
+ * (it can then be neither unlinked nor renamed). */
+static void cover_symlink(const char *dst)
+{
+	int fd = open_tree(AT_FDCWD, "/empty-file", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		die("open_tree for %s", dst);
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		die("mount_setattr for %s", dst);
+	if (move_mount(fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		die("cover symlink %s", dst);
+	close(fd);
+}
+
 static void mount_one(const struct hs_mount *m)
 {
 	const uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -295,6 +312,9 @@ static void mount_one(const struct hs_mount *m)
 		break;
 	case HS_MNT_PIN:
 		bind_path(dst, dst, true, rw);
+		break;
+	case HS_MNT_PIN_LINK:
+		cover_symlink(dst);
 		break;
 	case HS_MNT_HIDE:
 		/* Cover with an empty, mode-000 dir or file from the base tmpfs. */

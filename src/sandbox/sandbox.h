@@ -30,6 +30,8 @@ enum hs_mount_kind {
 	HS_MNT_HIDE,      /* cover dst with an empty read-only file or dir */
 	HS_MNT_PIN,       /* re-bind dst onto itself, writable: a mount point cannot be
 	                     renamed or removed (keeps .git in place under its masks) */
+	HS_MNT_PIN_LINK,  /* cover the symlink dst itself (not its target) with an empty
+	                     read-only file: it can be neither followed nor replaced */
 };
 
 struct hs_mount {

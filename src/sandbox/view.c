@@ -159,10 +159,12 @@ static void for_each_match(struct builder *b, const char *pattern, match_fn fn, 
 	free(parent);
 }
 
+static bool has_mount(const struct hs_plan *pl, const char *dst, enum hs_mount_kind kind);
+
 static void hide_one(struct builder *b, const char *real, bool is_dir, void *ctx)
 {
 	(void)ctx;
-	if (bind_covering(b->plan, real))
+	if (bind_covering(b->plan, real) && !has_mount(b->plan, real, HS_MNT_HIDE))
 		add_mount(b, HS_MNT_HIDE, NULL, real, is_dir);
 }
 
@@ -200,7 +202,7 @@ static void protect_one(struct builder *b, const char *real, bool is_dir, void *
 {
 	(void)ctx;
 	const struct hs_mount *m = bind_covering(b->plan, real);
-	if (m && m->kind == HS_MNT_BIND_RW) {
+	if (m && m->kind == HS_MNT_BIND_RW && !has_mount(b->plan, real, HS_MNT_PROTECT)) {
 		add_mount(b, HS_MNT_PROTECT, NULL, real, is_dir);
 		hold_shared(b, real);
 	}
@@ -210,7 +212,7 @@ static void protect_one(struct builder *b, const char *real, bool is_dir, void *
 static bool is_placeholder(const char *path, const struct stat *st)
 {
 	char v[32];
-	if (S_ISREG(st->st_mode) && st->st_size != 0)
+	if (S_ISREG(st->st_mode) && st->st_size > 2)
 		return false;
 	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
 		return false;
@@ -261,6 +263,18 @@ static bool has_mount(const struct hs_plan *pl, const char *dst, enum hs_mount_k
 	return false;
 }
 
+/* What a placeholder file holds. Empty, except where git would take an
+ * empty file as an error: `.git/commondir` containing "." names the git
+ * directory itself, exactly what git assumes when the file is absent. */
+static const char *placeholder_content(const char *path)
+{
+	size_t n = strlen(path);
+	static const char commondir[] = "/.git/commondir";
+	if (n >= sizeof(commondir) - 1 && strcmp(path + n - (sizeof(commondir) - 1), commondir) == 0)
+		return ".\n";
+	return "";
+}
+
 /* Creates (or, in a dry run, only records) the placeholder that masks a
  * protected path whose component `path` does not exist. */
 static int make_placeholder(struct builder *b, const char *path, bool is_dir, const char *entry,
@@ -269,8 +283,10 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 	struct stat st;
 	memset(&st, 0, sizeof(st));
 	if (!b->dry_run) {
-		int r = is_dir ? mkdir(path, 0500)
-			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+		/* Made writable first: a user.* xattr needs write permission on the
+		 * inode, so the marker goes on before the mode drops to read-only. */
+		int r = is_dir ? mkdir(path, 0700)
+			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (r < 0 && errno == EEXIST)
 			return 1; /* a concurrent run made it first: look again */
 		if (r < 0)
@@ -278,11 +294,22 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 					  "cannot create placeholder '%s' to protect '%s' (writable dir "
 					  "%s); use --unprotect %s to allow it on purpose",
 					  path, entry, dir, entry);
-		if (!is_dir)
+		int w = 0;
+		if (is_dir) {
+			(void)lsetxattr(path, PLACEHOLDER_XATTR, "1", 1, 0); /* no xattrs: no marker */
+			w = chmod(path, 0500);
+		} else {
+			const char *content = placeholder_content(path);
+			w = hs_write_all(r, content, strlen(content));
+			(void)fsetxattr(r, PLACEHOLDER_XATTR, "1", 1, 0);
+			if (w == 0)
+				w = fchmod(r, 0400);
 			close(r);
+		}
+		if (w < 0)
+			return hs_err_sys(err, "set up placeholder %s", path);
 		if (lstat(path, &st) < 0)
 			return hs_err_sys(err, "lstat %s", path);
-		(void)lsetxattr(path, PLACEHOLDER_XATTR, "1", 1, 0); /* best effort: no xattrs, no marker */
 	}
 	add_placeholder(b->plan, b, path, is_dir, &st);
 	add_mount(b, HS_MNT_PROTECT, NULL, path, is_dir);
@@ -346,14 +373,29 @@ static int protect_entry(struct builder *b, const char *dir, const char *entry,
 			hold_shared(b, path);
 			return 0;
 		}
+		char real[PATH_MAX];
+		if (S_ISLNK(st.st_mode)) {
+			/* The link itself could be replaced by a real file: cover it.
+			 * Its target, where writable, is protected as well. */
+			if (is_last && !has_mount(b->plan, path, HS_MNT_PIN_LINK))
+				add_mount(b, HS_MNT_PIN_LINK, NULL, path, false);
+			if (!realpath(path, real))
+				return 0;
+			if (is_last) {
+				protect_one(b, real, false, NULL);
+				return 0;
+			}
+			/* A link on the way (.git -> ../x.git): go on in its target. */
+			const struct hs_mount *m = bind_covering(b->plan, real);
+			return m && m->kind == HS_MNT_BIND_RW ? protect_entry(b, real, p, err) : 0;
+		}
 		if (is_last || S_ISREG(st.st_mode)) {
-			char real[PATH_MAX];
 			if (realpath(path, real))
 				protect_one(b, real, S_ISDIR(st.st_mode), NULL);
 			return 0;
 		}
 		if (!S_ISDIR(st.st_mode))
-			return 0; /* a symlink on the way: its target is what a rule must name */
+			return 0;
 		if (!has_mount(b->plan, path, HS_MNT_PIN))
 			add_mount(b, HS_MNT_PIN, NULL, path, true);
 	}
@@ -409,8 +451,10 @@ static int add_protections(struct builder *b, const struct hs_policy *p, struct 
 		for_each_match(b, full, hide_one, NULL);
 		free(full);
 	}
+	/* A bool, not a pointer into pl->mounts: adding mounts below may move it. */
 	const struct hs_mount *hm = bind_covering(pl, home);
-	for (size_t i = 0; hm && hm->kind == HS_MNT_BIND_RW && i < p->protect_read_only.n; i++) {
+	bool home_writable = hm && hm->kind == HS_MNT_BIND_RW;
+	for (size_t i = 0; home_writable && i < p->protect_read_only.n; i++) {
 		const char *e = p->protect_read_only.v[i];
 		if (e[0] != '~' || is_unprotected(p, e))
 			continue;
@@ -675,7 +719,8 @@ void hs_plan_cleanup_placeholders(struct hs_plan *pl)
 		}
 		if (ph->is_dir)
 			(void)rmdir(ph->path); /* fails, harmlessly, if not empty */
-		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+		else if (S_ISREG(st.st_mode) &&
+			 st.st_size == (off_t)strlen(placeholder_content(ph->path)))
 			(void)unlink(ph->path);
 		close(fd);
 	}
@@ -722,6 +767,8 @@ static const char *kind_name(enum hs_mount_kind k)
 		return "hidden (empty)";
 	case HS_MNT_PIN:
 		return "pinned (no rename)";
+	case HS_MNT_PIN_LINK:
+		return "symlink covered";
 	}
 	return "?";
 }

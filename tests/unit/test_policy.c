@@ -309,7 +309,7 @@ static void test_copy_is_deep(void **state)
 /* ---- presets and levels ---- */
 
 static const char *const default_ro[] = {
-    ".git/hooks",     ".git/config",   ".gitmodules",   "~/.bashrc",   "~/.bash_profile",
+    ".git/hooks",     ".git/config",   ".git/commondir", ".git/modules", ".gitmodules",   "~/.bashrc",   "~/.bash_profile",
     "~/.bash_login",  "~/.profile",    "~/.zshrc",      "~/.zprofile", "~/.zshenv",
     "~/.bash_logout", "~/.gitconfig",  "~/.config/git", ".claude",     ".codex",
     ".mcp.json",      ".vscode",       ".idea",         ".cursor",     ".aider.conf.yml",
@@ -317,7 +317,10 @@ static const char *const default_ro[] = {
 static const char *const default_hidden[] = {
     ".env", ".env.*", ".npmrc", ".netrc", ".pypirc", ".git-credentials", ".ssh", ".aws",
     ".gnupg", ".kube", ".azure", ".docker/config.json", ".config/gcloud", ".config/gh",
-    ".password-store",
+    ".password-store", "~/.ssh", "~/.aws",
+    "~/.gnupg", "~/.kube", "~/.azure", "~/.docker/config.json", "~/.config/gcloud",
+    "~/.config/gh", "~/.password-store", "~/.npmrc", "~/.netrc", "~/.pypirc",
+    "~/.git-credentials",
 };
 
 static void assert_defaults(const struct hs_policy *p)
