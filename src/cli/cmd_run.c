@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "sandbox/sandbox.h"
-#include "supervise/supervise.h"
+#include "supervise/run.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -300,29 +300,46 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	return 0;
 }
 
-static void describe_layers(const struct hs_child *c)
+static void run_started(const struct hs_run_result *res, void *ctx)
 {
-	fprintf(stderr, "harness: sandbox up:%s%s%s%s%s%s%s (Landlock ABI %d)\n",
-		c->layers & HS_LAYER_USERNS ? " userns" : "",
-		c->layers & HS_LAYER_MOUNT ? " mount-view" : "",
-		c->layers & HS_LAYER_PID ? " pidns" : "", c->layers & HS_LAYER_NET ? " netns" : "",
-		c->layers & HS_LAYER_LANDLOCK ? " landlock" : "",
-		c->layers & HS_LAYER_SECCOMP ? " seccomp" : "",
-		c->layers & HS_LAYER_CAPS ? " no-caps" : "", c->landlock_abi);
+	const bool *verbose = ctx;
+	unsigned l = res->layers;
+	if (res->fell_back) {
+		hs_cli_error("best effort: %s", res->fallback_why);
+		hs_cli_error("best effort: running WITHOUT namespaces: no private /tmp, HOME or "
+			     "/proc, no protected or hidden paths, no network isolation beyond "
+			     "Landlock's TCP rules, unix sockets on the host reachable; the "
+			     "filesystem fence is Landlock alone, plus seccomp and rlimits%s",
+			     res->cgroup ? "" : "; processes that leave the session can outlive "
+						"the run (no cgroup to collect them)");
+	}
+	if (!(l & HS_LAYER_LANDLOCK))
+		hs_cli_error("best effort: Landlock is not available; the filesystem fence is the "
+			     "mount view alone");
+	if (*verbose)
+		fprintf(stderr, "harness: sandbox up:%s%s%s%s%s%s%s (Landlock ABI %d)\n",
+			l & HS_LAYER_USERNS ? " userns" : "", l & HS_LAYER_MOUNT ? " mount-view" : "",
+			l & HS_LAYER_PID ? " pidns" : "", l & HS_LAYER_NET ? " netns" : "",
+			l & HS_LAYER_LANDLOCK ? " landlock" : "",
+			l & HS_LAYER_SECCOMP ? " seccomp" : "", l & HS_LAYER_CAPS ? " no-caps" : "",
+			res->landlock_abi);
 }
 
-/* Turns the outcome into the exit status, naming any limit that was hit. */
-static int report_outcome(const struct hs_plan *plan, const struct hs_outcome *out,
-			  const struct hs_cgroup *cg)
+/* Names any limit that was hit, on stderr; returns the exit status. */
+static int report_outcome(const struct hs_plan *plan, const struct hs_run_result *res)
 {
+	const struct hs_outcome *out = &res->out;
 	const char *cmd = plan->argv.v[0];
-	bool oom = false, pids = false;
-	hs_cgroup_events(cg, &oom, &pids);
+	int code = hs_run_exit_code(res);
 	if (out->timed_out) {
 		hs_cli_error("wall-clock limit of %llu ms reached: the whole sandbox was killed "
 			     "(raise it with --timeout, or limits.timeout in the policy)",
 			     (unsigned long long)plan->limits.timeout_ms);
-		return HS_EXIT_TIMEOUT;
+		return code;
+	}
+	if (out->setup_error[0]) {
+		hs_cli_error("%s: %s", cmd, out->setup_error);
+		return code;
 	}
 	if (out->exec_errno) {
 		if (out->exec_errno == ENOENT)
@@ -332,78 +349,41 @@ static int report_outcome(const struct hs_plan *plan, const struct hs_outcome *o
 		else
 			hs_cli_error("%s: cannot execute inside the sandbox: %s", cmd,
 				     strerror(out->exec_errno));
-		return out->exec_errno == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC;
+		return code;
 	}
 	int st = out->status;
-	if (pids)
+	if (res->pids_max_hit)
 		hs_cli_error("process limit of %llu reached: fork() failed inside the sandbox "
 			     "(raise it with --max-procs)",
 			     (unsigned long long)plan->limits.max_procs);
 	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGKILL;
-	if (sig == SIGKILL && oom)
+		return code;
+	int sig = code - 128;
+	if (sig == SIGKILL && res->oom_killed)
 		hs_cli_error("memory limit of %llu bytes reached: the kernel killed %s (raise it "
 			     "with --max-memory)",
 			     (unsigned long long)plan->limits.memory_bytes, cmd);
-	else if (sig == SIGXCPU || (sig == SIGKILL && plan->limits.cpu_seconds && !oom &&
-				    !out->signal_received))
+	else if (sig == SIGXCPU || (sig == SIGKILL && plan->limits.cpu_seconds &&
+				    !res->oom_killed && !out->signal_received))
 		hs_cli_error("CPU limit of %llu s reached: %s was killed (raise it with --max-cpu)",
 			     (unsigned long long)plan->limits.cpu_seconds, cmd);
 	else if (sig == SIGXFSZ)
 		hs_cli_error("file size limit of %llu bytes reached: %s was killed (raise it with "
 			     "--max-file-size)",
 			     (unsigned long long)plan->limits.max_file_size, cmd);
-	return 128 + sig;
+	return code;
 }
 
 static int run_plan(struct hs_plan *plan, bool verbose)
 {
 	struct hs_error err;
-	struct hs_cgroup cg;
-	struct hs_child child;
-	struct hs_outcome out;
-	sigset_t oldmask;
+	struct hs_run_result res;
 	hs_error_clear(&err);
-	if (hs_cgroup_create(&plan->limits, &cg, &err) < 0) {
+	if (hs_run_plan(plan, run_started, &verbose, &res, &err) < 0) {
 		hs_cli_error("%s", err.msg);
 		return HS_EXIT_HARNESS;
 	}
-	hs_supervise_block_signals(&oldmask);
-	int r = hs_spawn(plan, &cg, &child, &err);
-	if (r < 0 && plan->best_effort && plan->userns && strstr(err.msg, "namespaces")) {
-		hs_cli_error("best effort: %s", err.msg);
-		hs_cli_error("best effort: running WITHOUT namespaces: no private /tmp, HOME or "
-			     "/proc, no protected or hidden paths, no network isolation beyond "
-			     "Landlock's TCP rules, unix sockets on the host reachable; the "
-			     "filesystem fence is Landlock alone, plus seccomp and rlimits%s",
-			     cg.kind[0] ? "" : "; processes that leave the session can outlive "
-					       "the run (no cgroup to collect them)");
-		hs_plan_without_namespaces(plan);
-		hs_error_clear(&err);
-		r = hs_spawn(plan, &cg, &child, &err);
-	}
-	if (r < 0) {
-		hs_cli_error("%s", err.msg);
-		hs_cgroup_destroy(&cg);
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
-		return HS_EXIT_HARNESS;
-	}
-	if (verbose)
-		describe_layers(&child);
-	if (plan->best_effort && !(child.layers & HS_LAYER_LANDLOCK))
-		hs_cli_error("best effort: Landlock is not available; the filesystem fence is the "
-			     "mount view alone");
-	r = hs_supervise(&child, plan, &out, &err);
-	if (!plan->userns)
-		hs_cgroup_kill_all(&cg); /* no pid namespace took the leftovers down */
-	hs_close(&child.sock);
-	hs_close(&child.pidfd);
-	int code = r < 0 ? (hs_cli_error("%s", err.msg), HS_EXIT_HARNESS)
-			 : report_outcome(plan, &out, &cg);
-	hs_cgroup_destroy(&cg);
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-	return code;
+	return report_outcome(plan, &res);
 }
 
 int hs_cmd_run(int argc, char **argv)

@@ -428,9 +428,16 @@ static void noop_handler(int sig)
 	(void)sig;
 }
 
-__attribute__((noreturn)) static void exec_command(const struct hs_plan *plan)
+__attribute__((noreturn)) static void exec_command(const struct hs_plan *plan,
+						  const struct hs_cgroup *cg)
 {
 	sigset_t none;
+	struct hs_error err;
+	/* Limits bind the command and its descendants, not pid 1: our own
+	 * allocations (and a sanitizer's shadow memory) stay out of them. */
+	hs_error_clear(&err);
+	if (hs_rlimits_apply(&plan->limits, cg, &err) < 0)
+		die_err(&err);
 	extern char **environ;
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	for (size_t i = 0; i < HS_ARRAY_LEN(forwarded); i++)
@@ -491,7 +498,6 @@ static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi)
 
 void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int sock)
 {
-	struct hs_error err;
 	g_sock = sock;
 	unsigned layers = 0;
 	int abi = 0;
@@ -518,9 +524,6 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	if (setsid() < 0)
 		die("setsid");
 
-	hs_error_clear(&err);
-	if (hs_rlimits_apply(&plan->limits, cg, &err) < 0)
-		die_err(&err);
 	apply_fences(plan, &layers, &abi);
 
 	/* pid 1 is not dumpable: /proc/1/{environ,mem,...} refuse the command. */
@@ -549,7 +552,7 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	if (cmd < 0)
 		die("fork command");
 	if (cmd == 0)
-		exec_command(plan);
+		exec_command(plan, cg);
 	send_msg(HS_MSG_READY, (int)layers | (abi << 16), NULL);
 	reap_loop(cmd, &set);
 }

@@ -68,6 +68,10 @@ static void read_messages(struct hs_child *c, struct hs_outcome *out)
 			out->status = m.value;
 		} else if (m.type == HS_MSG_EXECFAIL) {
 			out->exec_errno = m.value;
+		} else if (m.type == HS_MSG_ERROR) {
+			/* The command's own setup (rlimits) failed before execve. */
+			m.text[sizeof(m.text) - 1] = '\0';
+			snprintf(out->setup_error, sizeof(out->setup_error), "%s", m.text);
 		}
 	}
 }

@@ -16,6 +16,7 @@ struct hs_outcome {
 	int status;         /* wait status (of the command, else of pid 1) */
 	bool timed_out;     /* the wall-clock budget killed the sandbox */
 	int exec_errno;     /* execve of the command failed with this errno */
+	char setup_error[HS_ERR_MSG_MAX]; /* the command's setup failed before execve, "" if not */
 	int signal_received;/* last signal forwarded from the caller, 0 if none */
 	uint64_t elapsed_ms;
 };

@@ -1,0 +1,65 @@
+/*
+ * run.c: one whole sandboxed run (see run.h).
+ */
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+int hs_run_plan(struct hs_plan *plan, hs_run_started_fn started, void *ctx,
+		struct hs_run_result *res, struct hs_error *err)
+{
+	struct hs_cgroup cg;
+	struct hs_child child;
+	sigset_t oldmask;
+	memset(res, 0, sizeof(*res));
+	if (hs_cgroup_create(&plan->limits, &cg, err) < 0)
+		return -1;
+	res->cgroup = cg.kind[0] != '\0';
+	/* Block the signals the loop takes before the child exists, so a
+	 * Ctrl-C in between is forwarded rather than lost. */
+	hs_supervise_block_signals(&oldmask);
+	int r = hs_spawn(plan, &cg, &child, err);
+	if (r < 0 && plan->best_effort && plan->userns && strstr(err->msg, "namespaces")) {
+		res->fell_back = true;
+		snprintf(res->fallback_why, sizeof(res->fallback_why), "%s", err->msg);
+		hs_plan_without_namespaces(plan);
+		hs_error_clear(err);
+		r = hs_spawn(plan, &cg, &child, err);
+	}
+	if (r < 0) {
+		hs_cgroup_destroy(&cg);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return -1;
+	}
+	res->layers = child.layers;
+	res->landlock_abi = child.landlock_abi;
+	if (started)
+		started(res, ctx);
+	r = hs_supervise(&child, plan, &res->out, err);
+	if (!plan->userns)
+		hs_cgroup_kill_all(&cg); /* no pid namespace took the leftovers down */
+	hs_close(&child.sock);
+	hs_close(&child.pidfd);
+	hs_cgroup_events(&cg, &res->oom_killed, &res->pids_max_hit);
+	hs_cgroup_destroy(&cg);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return r;
+}
+
+int hs_run_exit_code(const struct hs_run_result *res)
+{
+	const struct hs_outcome *out = &res->out;
+	if (out->timed_out)
+		return HS_EXIT_TIMEOUT;
+	if (out->setup_error[0])
+		return HS_EXIT_HARNESS;
+	if (out->exec_errno)
+		return out->exec_errno == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC;
+	if (WIFEXITED(out->status))
+		return WEXITSTATUS(out->status);
+	return 128 + (WIFSIGNALED(out->status) ? WTERMSIG(out->status) : SIGKILL);
+}

@@ -1,0 +1,35 @@
+/*
+ * run.h: one whole sandboxed run from a compiled plan: cgroup, spawn (with
+ * the best-effort fallback when namespaces are refused), supervision, and
+ * the facts needed to explain the outcome. Shared by the CLI and libharness;
+ * it never prints: the caller is told through the result and the callback.
+ */
+#ifndef HS_RUN_H
+#define HS_RUN_H
+
+#include "supervise.h"
+
+struct hs_run_result {
+	struct hs_outcome out;  /* status, timeout, exec failure */
+	bool oom_killed;        /* the memory cgroup killed something */
+	bool pids_max_hit;      /* the pids cgroup refused a fork */
+	unsigned layers;        /* HS_LAYER_* that came up */
+	int landlock_abi;       /* 0: none */
+	bool fell_back;         /* best effort: ran without namespaces */
+	char fallback_why[HS_ERR_MSG_MAX]; /* why namespaces were refused */
+	bool cgroup;            /* a cgroup held the sandbox's processes */
+};
+
+/* Called once the sandbox is up, before the command's output can matter
+ * (the CLI prints its "sandbox up" and best-effort lines from here). */
+typedef void (*hs_run_started_fn)(const struct hs_run_result *res, void *ctx);
+
+/* Runs the plan to completion. Returns 0 when the command ran (whatever it
+ * exited with: see res), -1 when the sandbox could not be set up (err). */
+int hs_run_plan(struct hs_plan *plan, hs_run_started_fn started, void *ctx,
+		struct hs_run_result *res, struct hs_error *err);
+
+/* The exit status harness reports for a finished run (see docs/exit-codes.md). */
+int hs_run_exit_code(const struct hs_run_result *res);
+
+#endif
