@@ -419,6 +419,8 @@ int hs_cmd_run(int argc, char **argv)
 		hs_policy_free(&p);
 		return HS_EXIT_HARNESS;
 	}
+	for (size_t i = 0; i < plan.warnings.n && !o.dry_run; i++)
+		hs_cli_error("warning: %s", plan.warnings.v[i]);
 	int code;
 	if (o.dry_run) {
 		printf("policy: %s\ncommand:", p.name ? p.name : "(custom)");

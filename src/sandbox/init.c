@@ -265,9 +265,20 @@ static void setup_dev(const char *dst)
 /* mount(2) follows a symlink at the target; move_mount without
  * MOVE_MOUNT_T_SYMLINKS does not, so the link itself becomes a mount point
  * (it can then be neither unlinked nor renamed). */
-static void cover_symlink(const char *dst)
+static void cover_symlink(const char *dst, const char *content)
 {
-	int fd = open_tree(AT_FDCWD, "/empty-file", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	static unsigned n;
+	char src[32] = "/empty-file";
+	if (content) {
+		/* A file of our own in the base tmpfs (gone with it after the
+		 * pivot) holding what the covered link should read as. */
+		snprintf(src, sizeof(src), "/cover-%u", n++);
+		int wfd = open(src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (wfd < 0 || hs_write_all(wfd, content, strlen(content)) < 0)
+			die("write %s", src);
+		close(wfd);
+	}
+	int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0)
 		die("open_tree for %s", dst);
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
@@ -314,7 +325,7 @@ static void mount_one(const struct hs_mount *m)
 		bind_path(dst, dst, true, rw);
 		break;
 	case HS_MNT_PIN_LINK:
-		cover_symlink(dst);
+		cover_symlink(dst, m->src);
 		break;
 	case HS_MNT_HIDE:
 		/* Cover with an empty, mode-000 dir or file from the base tmpfs. */

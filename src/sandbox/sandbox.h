@@ -36,7 +36,8 @@ enum hs_mount_kind {
 
 struct hs_mount {
 	enum hs_mount_kind kind;
-	char *src;      /* owned; host path (binds) or link target (symlinks) */
+	char *src;      /* owned; host path (binds), link target (symlinks), or the
+	                   content of the file covering a symlink (PIN_LINK; NULL: empty) */
 	char *dst;      /* owned; absolute path inside the sandbox */
 	uint64_t size;  /* tmpfs size in bytes (0: kernel default) */
 	unsigned mode;  /* tmpfs mode */
@@ -60,6 +61,7 @@ struct hs_plan {
 	struct hs_placeholder *placeholders;
 	size_t nplaceholders;
 	int *lock_fds;     /* shared flocks on every masked host path, held for the run */
+	struct hs_strv warnings; /* owned: what the plan could not do, for the user */
 	size_t nlock_fds;
 
 	struct hs_strv argv; /* owned copy: the command (the caller's argv is wiped in pid 1) */

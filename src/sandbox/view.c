@@ -48,6 +48,7 @@ static const char *const dir_like_names[] = {
 struct builder {
 	struct hs_plan *plan;
 	bool dry_run; /* record placeholders without creating them */
+	size_t scanned; /* directories visited by the protection scan */
 	size_t cap_mounts, cap_ph;
 	unsigned *order; /* insertion index per mount, for a stable sort */
 };
@@ -385,7 +386,18 @@ static int protect_entry(struct builder *b, const char *dir, const char *entry,
 				protect_one(b, real, false, NULL);
 				return 0;
 			}
-			/* A link on the way (.git -> ../x.git): go on in its target. */
+			/* A link on the way (.git -> ../x.git). Replacing it with a
+			 * fresh .git would give the host's git new hooks: cover the
+			 * link with a gitfile naming the same directory, which git
+			 * reads exactly as it followed the link. */
+			struct stat tst;
+			if (strcmp(comp, ".git") == 0 && stat(real, &tst) == 0 && S_ISDIR(tst.st_mode) &&
+			    !has_mount(b->plan, path, HS_MNT_PIN_LINK)) {
+				char *gitfile = hs_xasprintf("gitdir: %s\n", real);
+				add_mount(b, HS_MNT_PIN_LINK, gitfile, path, false);
+				free(gitfile);
+			}
+			/* Then go on in its target, where that is writable. */
 			const struct hs_mount *m = bind_covering(b->plan, real);
 			return m && m->kind == HS_MNT_BIND_RW ? protect_entry(b, real, p, err) : 0;
 		}
@@ -405,6 +417,275 @@ static int protect_entry(struct builder *b, const char *dir, const char *entry,
 static bool is_unprotected(const struct hs_policy *p, const char *entry)
 {
 	return hs_strv_contains(&p->unprotect, entry);
+}
+
+/* ---- the protection scan beneath each granted directory ----
+ *
+ * Relative entries apply at every depth of a grant, not only at its top:
+ * a monorepo keeps .env files beside each service, and a directory of
+ * repositories holds many .git dirs. The scan reads each directory once and
+ * compares the names in it with the entries' first components (a cheap
+ * strcmp, or fnmatch for globs; every default entry starts with a dot, so
+ * most names are dismissed by their first byte). Placeholders for missing
+ * entries are made only at a grant's top; beneath it, what exists is masked.
+ * Bounded: SCAN_MAX_DEPTH levels and SCAN_MAX_DIRS directories per run; a
+ * scan cut short says so (plan warnings). Package caches that hold no
+ * project secrets are not descended into.
+ */
+#define SCAN_MAX_DEPTH 24
+#define SCAN_MAX_DIRS 100000
+
+static const char *const scan_skip[] = {
+	"node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache",
+	".gradle", ".git", NULL,
+};
+
+struct scan_ctx {
+	const struct hs_policy *p;
+	bool writable;
+	bool any_undotted; /* an entry whose first component need not start with '.' */
+	const char *root;
+};
+
+static bool first_component_matches(const char *entry, const char *name)
+{
+	char first[NAME_MAX + 1];
+	size_t n = strcspn(entry, "/");
+	if (n > NAME_MAX)
+		return false;
+	memcpy(first, entry, n);
+	first[n] = '\0';
+	if (!has_glob(first))
+		return strcmp(first, name) == 0;
+	return fnmatch(first, name, FNM_PERIOD) == 0 || fnmatch(first, name, 0) == 0;
+}
+
+static bool is_relative_entry(const struct hs_policy *p, const char *e)
+{
+	return e[0] != '/' && e[0] != '~' && !is_unprotected(p, e);
+}
+
+static void scan_warn(struct builder *b, const char *root)
+{
+	char *w = hs_xasprintf("the protection scan of %s stopped after %d directories: protected "
+			       "and hidden names deeper in it are not masked (grant a narrower "
+			       "directory)",
+			       root, SCAN_MAX_DIRS);
+	if (!hs_strv_contains(&b->plan->warnings, w))
+		hs_strv_push(&b->plan->warnings, w);
+	free(w);
+}
+
+/* Applies the entries that match `name`, a child of directory `dir`. */
+static int scan_match(struct builder *b, const struct scan_ctx *c, const char *dir,
+		      const char *name, struct hs_error *err)
+{
+	const struct hs_policy *p = c->p;
+	for (size_t i = 0; i < p->protect_hidden.n; i++) {
+		const char *e = p->protect_hidden.v[i];
+		if (!is_relative_entry(p, e) || !first_component_matches(e, name))
+			continue;
+		char *full = strchr(e, '/') ? hs_xasprintf("%s/%s%s", dir, name, strchr(e, '/'))
+					    : hs_xasprintf("%s/%s", dir, name);
+		for_each_match(b, full, hide_one, NULL);
+		free(full);
+	}
+	for (size_t i = 0; c->writable && i < p->protect_read_only.n; i++) {
+		const char *e = p->protect_read_only.v[i];
+		if (!is_relative_entry(p, e) || !first_component_matches(e, name))
+			continue;
+		if (has_glob(e)) {
+			char *full = hs_xasprintf("%s/%s", dir, e);
+			for_each_match(b, full, protect_one, NULL);
+			free(full);
+		} else if (protect_entry(b, dir, e, err) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool scan_skips(const char *name)
+{
+	for (size_t i = 0; scan_skip[i]; i++)
+		if (strcmp(name, scan_skip[i]) == 0)
+			return true;
+	return false;
+}
+
+static int scan_dir(struct builder *b, const struct scan_ctx *c, const char *dir, int depth,
+		    struct hs_error *err)
+{
+	if (depth > SCAN_MAX_DEPTH)
+		return 0;
+	if (++b->scanned > SCAN_MAX_DIRS) {
+		scan_warn(b, c->root);
+		return 0;
+	}
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct hs_strv subdirs = {0};
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (depth > 0 && (name[0] == '.' || c->any_undotted) &&
+		    scan_match(b, c, dir, name, err) < 0) {
+			rc = -1;
+			break;
+		}
+		bool is_dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			char *full = hs_xasprintf("%s/%s", dir, name);
+			is_dir = lstat(full, &st) == 0 && S_ISDIR(st.st_mode);
+			free(full);
+		}
+		if (is_dir && !scan_skips(name))
+			hs_strv_push_owned(&subdirs, hs_xasprintf("%s/%s", dir, name));
+	}
+	closedir(d); /* before descending: one open directory per level at most */
+	for (size_t i = 0; rc == 0 && i < subdirs.n; i++) {
+		if (under_protection(b->plan, subdirs.v[i]))
+			continue; /* masked already: nothing beneath is reachable */
+		rc = scan_dir(b, c, subdirs.v[i], depth + 1, err);
+	}
+	hs_strv_clear(&subdirs);
+	return rc;
+}
+
+/* ---- git's core.hooksPath ----
+ *
+ * A repository may run its hooks from a directory in the work tree
+ * (`.husky`, `.githooks`: core.hooksPath). That directory needs what
+ * .git/hooks gets. Read from the repository's .git/config and the caller's
+ * global and system configs with a small reader for the one key (sections
+ * `[core]`, key `hooksPath`, case-insensitive; `include` directives are not
+ * followed: a documented gap).
+ */
+#define GITCONFIG_MAX (256 * 1024)
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	size_t i = strspn(s, " \t");
+	memmove(s, s + i, strlen(s + i) + 1);
+}
+
+/* Appends every core.hooksPath value of config file `path` to out. */
+static void read_hooks_paths(const char *path, struct hs_strv *out)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096];
+	bool in_core = false;
+	size_t total = 0;
+	while (f && fgets(line, sizeof(line), f) && (total += strlen(line)) < GITCONFIG_MAX) {
+		trim(line);
+		if (line[0] == '[') {
+			char *end = strchr(line, ']');
+			if (end)
+				*end = '\0';
+			char *sec = line + 1;
+			trim(sec);
+			in_core = strcasecmp(sec, "core") == 0;
+			continue;
+		}
+		char *eq = strchr(line, '=');
+		if (!in_core || !eq)
+			continue;
+		*eq = '\0';
+		char *key = line, *val = eq + 1;
+		trim(key);
+		if (strcasecmp(key, "hookspath") != 0)
+			continue;
+		trim(val);
+		size_t n = strlen(val);
+		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+			val[n - 1] = '\0';
+			val++;
+		} else {
+			val[strcspn(val, "#;")] = '\0';
+			trim(val);
+		}
+		if (*val)
+			hs_strv_push(out, val);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Lexically normalises an absolute path ("." and ".." components). */
+static bool normalise(const char *in, char *out, size_t len)
+{
+	char buf[PATH_MAX];
+	size_t o = 0;
+	if (snprintf(buf, sizeof(buf), "%s", in) >= (int)sizeof(buf) || buf[0] != '/')
+		return false;
+	out[0] = '\0';
+	for (char *tok = strtok(buf, "/"); tok; tok = strtok(NULL, "/")) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			char *slash = strrchr(out, '/');
+			o = slash ? (size_t)(slash - out) : 0;
+			out[o] = '\0';
+			continue;
+		}
+		int n = snprintf(out + o, len - o, "/%s", tok);
+		if (n < 0 || (size_t)n >= len - o)
+			return false;
+		o += (size_t)n;
+	}
+	if (!o)
+		snprintf(out, len, "/");
+	return true;
+}
+
+/* Protects the hooks directory `value` names for the work tree `worktree`. */
+static int protect_hooks_path(struct builder *b, const char *worktree, const char *value,
+			      struct hs_error *err)
+{
+	char joined[PATH_MAX * 2], path[PATH_MAX], real[PATH_MAX];
+	if (value[0] == '/')
+		snprintf(joined, sizeof(joined), "%s", value);
+	else if (value[0] == '~' && value[1] == '/')
+		snprintf(joined, sizeof(joined), "%s/%s", b->plan->home, value + 2);
+	else
+		snprintf(joined, sizeof(joined), "%s/%s", worktree, value);
+	if (!normalise(joined, path, sizeof(path)))
+		return 0;
+	const char *target = realpath(path, real) ? real : path;
+	const struct hs_mount *m = bind_covering(b->plan, target);
+	if (!m || m->kind != HS_MNT_BIND_RW)
+		return 0; /* not writable in the sandbox: nothing to do */
+	size_t n = strlen(m->dst);
+	const char *rel = target + n + (strcmp(m->dst, "/") != 0);
+	if (!*rel)
+		return 0; /* the grant itself: cannot be masked without masking it all */
+	char root[PATH_MAX];
+	snprintf(root, sizeof(root), "%s", m->dst);
+	return protect_entry(b, root, rel, err);
+}
+
+/* For a repository whose .git directory is `gitdir` (work tree `worktree`). */
+static int protect_repo_hooks(struct builder *b, const char *worktree, const char *gitdir,
+			      const struct hs_strv *global, struct hs_error *err)
+{
+	struct hs_strv vals = {0};
+	char *cfg = hs_xasprintf("%s/config", gitdir);
+	read_hooks_paths(cfg, &vals);
+	free(cfg);
+	hs_strv_copy(&vals, global);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < vals.n; i++)
+		rc = protect_hooks_path(b, worktree, vals.v[i], err);
+	hs_strv_clear(&vals);
+	return rc;
 }
 
 static int add_protections(struct builder *b, const struct hs_policy *p, struct hs_error *err)
@@ -440,6 +721,51 @@ static int add_protections(struct builder *b, const struct hs_policy *p, struct 
 			}
 		}
 	}
+	/* Beneath each grant's top: existing matches at any depth. */
+	struct scan_ctx c = {.p = p};
+	for (size_t i = 0; i < p->protect_hidden.n; i++)
+		c.any_undotted |= is_relative_entry(p, p->protect_hidden.v[i]) &&
+				  p->protect_hidden.v[i][0] != '.';
+	for (size_t i = 0; i < p->protect_read_only.n; i++)
+		c.any_undotted |= is_relative_entry(p, p->protect_read_only.v[i]) &&
+				  p->protect_read_only.v[i][0] != '.';
+	for (size_t g = 0; g < p->ngrants; g++) {
+		const struct hs_grant *gr = &p->grants[g];
+		struct stat st;
+		if (!gr->resolved || stat(gr->resolved, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		c.writable = gr->access == HS_ACCESS_WRITE && !p->read_only;
+		c.root = gr->resolved;
+		if (scan_dir(b, &c, gr->resolved, 0, err) < 0)
+			return -1;
+	}
+	/* Hooks directories named by core.hooksPath, for every repository
+	 * found at a grant's top or by the scan (their .git is masked). */
+	struct hs_strv global = {0};
+	char *gpath = hs_xasprintf("%s/.gitconfig", pl->home);
+	read_hooks_paths(gpath, &global);
+	free(gpath);
+	gpath = hs_xasprintf("%s/.config/git/config", pl->home);
+	read_hooks_paths(gpath, &global);
+	free(gpath);
+	read_hooks_paths("/etc/gitconfig", &global);
+	size_t nm = pl->nmounts;
+	for (size_t i = 0; i < nm; i++) {
+		const char *dst = pl->mounts[i].dst;
+		size_t n = strlen(dst);
+		if ((pl->mounts[i].kind != HS_MNT_PIN && pl->mounts[i].kind != HS_MNT_PIN_LINK) ||
+		    n < 5 || strcmp(dst + n - 5, "/.git") != 0)
+			continue;
+		char *wt = strndup(dst, n - 5);
+		char real[PATH_MAX];
+		int r = wt && realpath(dst, real) ? protect_repo_hooks(b, wt, real, &global, err) : 0;
+		free(wt);
+		if (r < 0) {
+			hs_strv_clear(&global);
+			return -1;
+		}
+	}
+	hs_strv_clear(&global);
 	/* "~/" entries apply in the caller's home, when a grant exposes it
 	 * (otherwise HOME is an empty tmpfs and there is nothing to protect). */
 	const char *home = pl->home;
@@ -740,6 +1066,7 @@ void hs_plan_free(struct hs_plan *pl)
 	free(pl->placeholders);
 	hs_strv_clear(&pl->env);
 	hs_strv_clear(&pl->argv);
+	hs_strv_clear(&pl->warnings);
 	free(pl->cwd);
 	free(pl->home);
 	free(pl->hostname);
@@ -785,6 +1112,8 @@ void hs_plan_describe(const struct hs_plan *pl, FILE *out)
 			fprintf(out, " (size %llu MiB)", (unsigned long long)(m->size >> 20));
 		fputc('\n', out);
 	}
+	for (size_t i = 0; i < pl->warnings.n; i++)
+		fprintf(out, "  warning: %s\n", pl->warnings.v[i]);
 	for (size_t i = 0; i < pl->nplaceholders; i++)
 		fprintf(out, "  placeholder %s %s on the host to mask it; removed at exit\n",
 			pl->placeholders[i].path,

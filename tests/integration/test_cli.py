@@ -266,3 +266,9 @@ def test_verbose_says_which_layers_are_up(harness):
     r = harness.call(["run", "-v", "--", "true"])
     assert r.rc == 0, r
     assert r.err.strip(), "-v printed nothing"
+
+
+def test_best_effort_with_every_layer_available(harness, project):
+    r = harness.call(["run", "--best-effort", "--", "sh", "-c", "echo ok > be.txt"])
+    assert r.rc == 0, r
+    assert (project / "be.txt").read_text() == "ok\n"

@@ -99,6 +99,106 @@ def test_git_commondir_cannot_redirect_hooks_and_config(harness, project, tmp_pa
     assert not problems, "; ".join(problems) + f"\n{r!r}"
 
 
+def test_git_hooks_path_inside_the_project_is_protected(harness, project, tmp_path):
+    """core.hooksPath pointing into the project (husky, lefthook, pre-commit
+    setups: `.husky`) makes that directory the hooks directory the host's git
+    runs: it needs the protection .git/hooks gets."""
+    git_repo(project, tmp_path)
+    git("config", "core.hooksPath", ".husky", cwd=project, home=tmp_path)
+    (project / ".husky").mkdir()
+    (project / ".husky" / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (project / ".husky" / "pre-commit").chmod(0o755)
+    snap = snapshot(project / ".husky" / "pre-commit")
+    mark = tmp_path / "hook-ran"
+    hook = HOOK.format(mark=mark)
+    r = harness.sh(f"printf '{hook}' > .husky/pre-commit; printf '{hook}' > .husky/post-commit; "
+                   "chmod +x .husky/post-commit; true")
+    assert r.rc == 0, r
+    problems = []
+    if snapshot(project / ".husky" / "pre-commit") != snap:
+        problems.append(".husky/pre-commit (the configured hooks path) was rewritten")
+    if host_git_runs_planted_code(project, tmp_path, mark):
+        problems.append("the host's own `git commit` ran a hook the sandbox wrote")
+    assert not problems, "; ".join(problems) + f"\n{r!r}"
+
+
+def test_git_linked_worktree_metadata_cannot_redirect_its_hooks(harness, project, tmp_path):
+    """.git/worktrees/NAME/commondir of the project's repository decides where a
+    linked worktree (elsewhere on the host) takes its config and hooks from."""
+    git_repo(project, tmp_path)
+    wt = tmp_path / "linked-wt"
+    git("worktree", "add", "-q", str(wt), cwd=project, home=tmp_path)
+    meta = project / ".git" / "worktrees" / "linked-wt"
+    assert (meta / "commondir").exists()
+    snap = snapshot(meta / "commondir")
+    mark = tmp_path / "hook-ran"
+    hook = HOOK.format(mark=mark)
+    r = harness.sh(f"git init -q --bare evil && printf '{hook}' > evil/hooks/pre-commit && "
+                   "chmod +x evil/hooks/pre-commit && cp -r .git/objects .git/refs evil/; "
+                   f"printf '[core]\\n\\tfsmonitor = touch {mark}\\n' >> evil/config; "
+                   "echo ../../../evil > .git/worktrees/linked-wt/commondir; "
+                   "echo ../../../evil > .git/worktrees/linked-wt/commondir.new && "
+                   "mv .git/worktrees/linked-wt/commondir.new .git/worktrees/linked-wt/commondir; true")
+    problems = []
+    if snapshot(meta / "commondir") != snap:
+        problems.append(f"{meta}/commondir was rewritten to {(meta / 'commondir').read_bytes()!r}")
+    if host_git_runs_planted_code(wt, tmp_path, mark):
+        problems.append("the host's own git, used in the linked worktree, ran code the sandbox planted")
+    assert not problems, "; ".join(problems) + f"\n{r!r}"
+
+
+def test_git_dir_symlink_cannot_be_replaced(harness, project, tmp_path):
+    """.git as a symlink to a git dir kept elsewhere (outside every grant):
+    replacing the link with a new .git directory plants hooks the host runs."""
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    git_repo(real, tmp_path)
+    (real / ".git").rename(tmp_path / "repo.git")
+    (project / ".git").symlink_to(tmp_path / "repo.git")
+    before = snapshot(project / ".git")
+    mark = tmp_path / "hook-ran"
+    hook = HOOK.format(mark=mark)
+    r = harness.sh(f"rm -f .git; mv .git .git-link; git init -q . && printf '{hook}' > .git/hooks/pre-commit "
+                   "&& chmod +x .git/hooks/pre-commit; true")
+    problems = []
+    if snapshot(project / ".git") != before:
+        problems.append("the .git symlink was replaced by a directory the sandbox made")
+    if host_git_runs_planted_code(project, tmp_path, mark):
+        problems.append("the host's own `git commit` ran a hook the sandbox wrote")
+    assert not problems, "; ".join(problems) + f"\n{r!r}"
+
+
+def test_git_submodule_hooks_and_config_are_protected(harness, project, tmp_path):
+    """A submodule's git dir lives in .git/modules/NAME, hooks and config
+    included; the host's git runs those hooks in the submodule's checkout."""
+    sub_src = tmp_path / "sub-src"
+    sub_src.mkdir()
+    git_repo(sub_src, tmp_path)
+    git_repo(project, tmp_path)
+    git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub_src), "sub",
+        cwd=project, home=tmp_path)
+    mod = project / ".git" / "modules" / "sub"
+    assert (mod / "hooks").is_dir() and (mod / "config").is_file()
+    hooks = tree(mod / "hooks")
+    config = snapshot(mod / "config")
+    mark = tmp_path / "hook-ran"
+    hook = HOOK.format(mark=mark)
+    r = harness.sh(f"printf '{hook}' > .git/modules/sub/hooks/pre-commit; "
+                   "chmod +x .git/modules/sub/hooks/pre-commit; "
+                   f"printf '[core]\\n\\tfsmonitor = touch {mark}\\n' >> .git/modules/sub/config; "
+                   "echo ../../../evil > .git/modules/sub/commondir; true")
+    problems = []
+    if tree(mod / "hooks") != hooks:
+        problems.append("a hook was planted in .git/modules/sub/hooks")
+    if snapshot(mod / "config") != config:
+        problems.append(".git/modules/sub/config changed")
+    if (mod / "commondir").exists():
+        problems.append(".git/modules/sub/commondir was created")
+    if host_git_runs_planted_code(project / "sub", tmp_path, mark):
+        problems.append("the host's own git, used in the submodule, ran code the sandbox planted")
+    assert not problems, "; ".join(problems) + f"\n{r!r}"
+
+
 def test_git_worktree_gitfile_cannot_be_repointed(harness, project, tmp_path):
     """In a worktree .git is a file ("gitdir: ..."); rewriting it points the
     host's git at a gitdir the sandbox made, hooks and config included."""
@@ -248,7 +348,7 @@ def test_home_protection_holds_for_every_entry_every_time(harness, tmp_path):
                        "mkdir -p .config/git && echo evil > .config/git/config; true",
                        cwd=home, extra_env={"HOME": str(home)})
         if snapshot(home / ".gitconfig") != snap or (home / ".config").exists():
-            failures.append(f"{home}: {tree(home)}")
+            failures.append(f"{home}: {tree(home)} (rc {r.rc})")
     assert not failures, f"~/ protections missing in {len(failures)}/10 runs:\n" + "\n".join(failures)
 
 
@@ -313,6 +413,37 @@ def test_hidden_env_star_pattern(harness, project, token):
     (project / ".env.test.local").write_text(f"X={token}\n")
     r = harness.sh("cat .env.test.local; true")
     assert_no_token(token, r)
+
+
+@pytest.mark.parametrize("name", [".env", ".env.local"])
+def test_secret_files_deeper_in_the_project_are_hidden(harness, project, token, name):
+    """Monorepos keep .env files next to each service (packages/api/.env):
+    protection "inside writable dirs" cannot stop at the grant's top level."""
+    secret = project / "packages" / "api" / name
+    secret.parent.mkdir(parents=True)
+    secret.write_text(f"DATABASE_URL=postgres://u:{token}@db/x\n")
+    r = harness.sh(f"cat packages/api/{name}; grep -r {token[:10]} . ; true")
+    assert_no_token(token, r, paths=[project], exclude=[secret])
+
+
+def test_repository_nested_in_a_grant_keeps_its_hooks(harness, project, tmp_path):
+    """harness started in a directory holding repositories (~/code, a
+    monorepo with nested repos): each repository's hooks stay protected."""
+    repo = project / "services" / "api"
+    repo.mkdir(parents=True)
+    git_repo(repo, tmp_path)
+    hooks = tree(repo / ".git" / "hooks")
+    mark = tmp_path / "hook-ran"
+    hook = HOOK.format(mark=mark)
+    r = harness.sh(f"printf '{hook}' > services/api/.git/hooks/pre-commit; "
+                   "chmod +x services/api/.git/hooks/pre-commit; "
+                   f"printf '[core]\\n\\tfsmonitor = touch {mark}\\n' >> services/api/.git/config; true")
+    problems = []
+    if tree(repo / ".git" / "hooks") != hooks:
+        problems.append("a hook was planted in services/api/.git/hooks")
+    if host_git_runs_planted_code(repo, tmp_path, mark):
+        problems.append("the host's own git in the nested repository ran code the sandbox planted")
+    assert not problems, "; ".join(problems) + f"\n{r!r}"
 
 
 def test_unprotect_makes_a_protected_path_writable(harness, project):

@@ -309,7 +309,7 @@ static void test_copy_is_deep(void **state)
 /* ---- presets and levels ---- */
 
 static const char *const default_ro[] = {
-    ".git/hooks",     ".git/config",   ".git/commondir", ".git/modules", ".gitmodules",   "~/.bashrc",   "~/.bash_profile",
+    ".git/hooks",     ".git/config",   ".git/commondir", ".git/modules", ".git/worktrees", ".gitmodules",   "~/.bashrc",   "~/.bash_profile",
     "~/.bash_login",  "~/.profile",    "~/.zshrc",      "~/.zprofile", "~/.zshenv",
     "~/.bash_logout", "~/.gitconfig",  "~/.config/git", ".claude",     ".codex",
     ".mcp.json",      ".vscode",       ".idea",         ".cursor",     ".aider.conf.yml",

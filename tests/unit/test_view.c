@@ -319,6 +319,56 @@ static void test_user_empty_dir_not_taken(void **state)
 	assert_int_equal(lstat(claude, &st), 0); /* never removed */
 }
 
+static void mkdirs(const char *base, const char *rel)
+{
+	char p[PATH_MAX];
+	PJOIN(p, base, rel);
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", p);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_scan_masks_deep_matches(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char p[PATH_MAX];
+	mkdirs(f->proj, "packages/api");
+	mkdirs(f->proj, "services/web/.git/hooks");
+	mkdirs(f->proj, "node_modules/pkg");
+	touch(f->proj, "packages/api/.env", "SECRET=1");
+	touch(f->proj, "node_modules/pkg/.env", "x"); /* package caches are not scanned */
+	build(f, envp);
+	PJOIN(p, f->proj, "packages/api/.env");
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_HIDE));
+	PJOIN(p, f->proj, "services/web/.git");
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_PIN));
+	PJOIN(p, f->proj, "services/web/.git/hooks");
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_PROTECT));
+	PJOIN(p, f->proj, "node_modules/pkg/.env");
+	assert_null(find_mount(&f->plan, p, HS_MNT_HIDE));
+	/* beneath the top, nothing missing is created: no .claude placeholders */
+	PJOIN(p, f->proj, "packages/api/.claude");
+	struct stat st;
+	assert_int_equal(lstat(p, &st), -1);
+}
+
+static void test_hooks_path_protected(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char p[PATH_MAX];
+	mkdirs(f->proj, ".git/hooks");
+	mkdirs(f->proj, "tools/githooks");
+	touch(f->proj, ".git/config",
+	      "[user]\n\tname = x\n[Core]\n\tbare = false\n  HooksPath = \"tools/githooks\" \n");
+	build(f, envp);
+	PJOIN(p, f->proj, "tools/githooks");
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_PROTECT));
+	PJOIN(p, f->proj, "tools"); /* pinned: cannot be moved aside */
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_PIN));
+}
+
 static void test_unprotect(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +449,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_runs_share_placeholders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_placeholder_adopted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_empty_dir_not_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_masks_deep_matches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_path_protected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_scrubbed, setup, teardown),
