@@ -87,10 +87,15 @@ def test_home_writes_stay_inside(harness, home):
 
 def test_tmp_is_private(harness, token):
     names = [f"/tmp/harness-it-{token}", f"/var/tmp/harness-it-{token}"]
-    r = harness.sh(f"echo x > {names[0]}; echo x > {names[1]}; cat {names[0]}")
-    assert r.rc == 0, r
-    for n in names:
-        assert not os.path.exists(n), f"{n} appeared on the host"
+    try:
+        r = harness.sh(f"echo x > {names[0]}; echo x > {names[1]}; cat {names[0]}")
+        assert r.rc == 0, r
+        for n in names:
+            assert not os.path.exists(n), f"{n} appeared on the host"
+    finally:
+        for n in names:  # a broken sandbox must not leave litter on the host
+            if os.path.exists(n):
+                os.unlink(n)
 
 
 def test_host_tmp_files_are_invisible(harness, tmp_path, token):

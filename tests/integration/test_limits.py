@@ -198,11 +198,13 @@ def cgroups_named(name, root="/sys/fs/cgroup", depth=5):
 
 
 @pytest.mark.parametrize("how", ["exit", "timeout", "oom"])
-def test_no_cgroup_left_behind(harness, how):
+def test_no_cgroup_left_behind(harness, how, reap_marked):
     """harness makes a cgroup per run for memory/process limits (when it can)
     and must remove it however the run ends."""
+    secs = unique_seconds()
+    reap_marked(f"sleep\0{secs}\0")
     script = {"exit": "sleep 0.1 & exit 0",
-              "timeout": "sleep 100 & sleep 101 & sleep 102",
+              "timeout": f"sleep {secs} & sleep {secs} & sleep {secs}",
               "oom": "python3 -c 's = bytearray(1 << 30); s[::4096] = b\"x\" * (len(s) // 4096)'"}[how]
     r = harness.sh(script, "--max-procs", "64", "--max-memory", "128M", "--timeout", "1s", timeout=30)
     assert r.rc != 125, r
