@@ -21,6 +21,10 @@
  * the host's view to the command. */
 static const char *const forbidden_roots[] = {"/proc", "/sys", "/dev"};
 
+/* System directories never granted read-write as a whole. */
+static const char *const system_roots[] = {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32",
+					   "/lib64", "/libx32", "/boot", "/var", "/opt"};
+
 static bool path_is_under(const char *path, const char *root)
 {
 	size_t n = strlen(root);
@@ -97,6 +101,17 @@ static int check_target(const struct hs_grant *g, const char *real, struct hs_er
 		    "\"/\" is not granted as a whole; the sandbox already provides the "
 		    "system directories read-only, use --allow-read on specific "
 		    "directories");
+	/* A system directory (or a directory holding one) read-write would let
+	 * the command rewrite what every program runs: refuse it, whoever the
+	 * caller is (for root it would be real). Directories beneath them
+	 * (/usr/local/src/x) may still be granted explicitly. */
+	for (size_t i = 0; g->access == HS_ACCESS_WRITE && i < HS_ARRAY_LEN(system_roots); i++)
+		if (path_is_under(system_roots[i], real))
+			return grant_err(err, g,
+					 "write access to %s would let the command change the "
+					 "system's programs or configuration; run harness from your "
+					 "project directory, or grant a directory beneath it",
+					 real);
 	for (size_t i = 0; i < HS_ARRAY_LEN(forbidden_roots); i++)
 		if (path_is_under(real, forbidden_roots[i]))
 			return grant_err(err, g,

@@ -988,6 +988,9 @@ static void test_resolve_refuses(void **state)
 	assert_resolve_refused(t, "proc", HS_ACCESS_READ, "resolves under /proc"); /* via symlink */
 	assert_resolve_refused(t, "/sys/kernel", HS_ACCESS_READ, "resolves under /sys");
 	assert_resolve_refused(t, "/dev/null", HS_ACCESS_WRITE, "resolves under /dev");
+	assert_resolve_refused(t, "/etc", HS_ACCESS_WRITE, "write access to /etc would let");
+	assert_resolve_refused(t, "/usr", HS_ACCESS_WRITE, "write access to /usr would let");
+	assert_resolve_refused(t, "/var", HS_ACCESS_WRITE, "write access to /var would let");
 	assert_resolve_refused(t, "", HS_ACCESS_WRITE, "the path is empty"); /* not the cwd */
 	assert_resolve_refused(t, "~root", HS_ACCESS_READ, "\"~user\", which is not expanded");
 
