@@ -83,6 +83,9 @@ void hs_plan_free(struct hs_plan *plan);
 /* Best effort without user namespaces: recomputes the Landlock rules for a
  * sandbox that shares the host's mounts (no private /tmp, HOME or /proc). */
 void hs_plan_without_namespaces(struct hs_plan *plan);
+/* Every core.hooksPath value in git config text (for the protection of
+ * hooks directories; exposed for the fuzz target). */
+void hs_gitconfig_hooks_paths(const char *buf, size_t len, struct hs_strv *out);
 /* Removes the placeholders that are still empty and ours. */
 void hs_plan_cleanup_placeholders(struct hs_plan *plan);
 /* Human-readable description of the plan (for --dry-run and -v). */

@@ -577,14 +577,24 @@ static void trim(char *s)
 	memmove(s, s + i, strlen(s + i) + 1);
 }
 
-/* Appends every core.hooksPath value of config file `path` to out. */
-static void read_hooks_paths(const char *path, struct hs_strv *out)
+/* Appends every core.hooksPath value found in git config text to out.
+ * Bounded: lines over 4 KiB are skipped; the text is not NUL-terminated. */
+void hs_gitconfig_hooks_paths(const char *buf, size_t len, struct hs_strv *out)
 {
-	FILE *f = fopen(path, "re");
 	char line[4096];
 	bool in_core = false;
-	size_t total = 0;
-	while (f && fgets(line, sizeof(line), f) && (total += strlen(line)) < GITCONFIG_MAX) {
+	size_t pos = 0;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+		bool fits = n < sizeof(line) && !memchr(buf + pos, '\0', n);
+		if (fits) {
+			memcpy(line, buf + pos, n);
+			line[n] = '\0';
+		}
+		pos += n + 1;
+		if (!fits)
+			continue;
 		trim(line);
 		if (line[0] == '[') {
 			char *end = strchr(line, ']');
@@ -604,9 +614,9 @@ static void read_hooks_paths(const char *path, struct hs_strv *out)
 		if (strcasecmp(key, "hookspath") != 0)
 			continue;
 		trim(val);
-		size_t n = strlen(val);
-		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
-			val[n - 1] = '\0';
+		size_t vn = strlen(val);
+		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"') {
+			val[vn - 1] = '\0';
 			val++;
 		} else {
 			val[strcspn(val, "#;")] = '\0';
@@ -615,8 +625,24 @@ static void read_hooks_paths(const char *path, struct hs_strv *out)
 		if (*val)
 			hs_strv_push(out, val);
 	}
-	if (f)
-		fclose(f);
+}
+
+static void read_hooks_paths(const char *path, struct hs_strv *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		size_t want = st.st_size < GITCONFIG_MAX ? (size_t)st.st_size : GITCONFIG_MAX;
+		buf = hs_xmalloc(want + 1);
+		ssize_t got = read(fd, buf, want);
+		if (got > 0)
+			hs_gitconfig_hooks_paths(buf, (size_t)got, out);
+	}
+	free(buf);
+	close(fd);
 }
 
 /* Lexically normalises an absolute path ("." and ".." components). */
