@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,11 +108,6 @@ static void printable(const char *s, char *out, size_t len)
 		out[i] = '\0';
 }
 
-static bool looks_like_file(const char *s)
-{
-	size_t n = strlen(s);
-	return strchr(s, '/') || (n > 5 && strcmp(s + n - 5, ".json") == 0);
-}
 
 static int load_base(struct hs_policy *p, const char *policy, const char *level)
 {
@@ -124,13 +118,7 @@ static int load_base(struct hs_policy *p, const char *policy, const char *level)
 		hs_cli_error("--policy and --level both name a starting policy; give one");
 		return HS_EXIT_HARNESS;
 	}
-	int r;
-	if (level)
-		r = hs_policy_apply_preset(p, level, &err);
-	else if (policy && looks_like_file(policy))
-		r = hs_policy_apply_preset(p, "restrict", &err) ?: hs_policy_load_file(p, policy, &err);
-	else
-		r = hs_policy_apply_preset(p, policy ? policy : "restrict", &err);
+	int r = level ? hs_policy_apply_preset(p, level, &err) : hs_policy_start(p, policy, &err);
 	if (r < 0) {
 		hs_error_format(&err, buf, sizeof(buf));
 		hs_cli_error("%s", buf);
@@ -236,14 +224,6 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 	return HS_EXIT_HARNESS;
 }
 
-static const char *caller_home(void)
-{
-	const char *h = getenv("HOME");
-	if (h && h[0] == '/')
-		return h;
-	struct passwd *pw = getpwuid(getuid());
-	return pw && pw->pw_dir ? pw->pw_dir : "/";
-}
 
 int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct hs_cli_run *o)
 {
@@ -291,7 +271,7 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	}
 	struct hs_error err;
 	hs_error_clear(&err);
-	if (hs_policy_resolve(p, cwd, caller_home(), &err) < 0) {
+	if (hs_policy_resolve(p, cwd, hs_caller_home(), &err) < 0) {
 		char buf[HS_ERR_MSG_MAX + 300];
 		hs_error_format(&err, buf, sizeof(buf));
 		hs_cli_error("%s", buf);
@@ -411,7 +391,7 @@ int hs_cmd_run(int argc, char **argv)
 	struct hs_plan plan;
 	struct hs_error err;
 	hs_error_clear(&err);
-	if (hs_plan_build(&p, argv + o.cmd_index, environ, cwd, caller_home(), o.dry_run, &plan,
+	if (hs_plan_build(&p, argv + o.cmd_index, environ, cwd, hs_caller_home(), o.dry_run, &plan,
 			  &err) < 0) {
 		hs_cli_error("%s", err.msg);
 		hs_plan_cleanup_placeholders(&plan);

@@ -71,6 +71,9 @@ int hs_parse_duration_ms(const char *s, uint64_t *out);
 /* Strict decimal unsigned integer, no sign, no spaces. */
 int hs_parse_u64(const char *s, uint64_t *out);
 
+/* The caller's home: $HOME when absolute, else the passwd entry, else "/". */
+const char *hs_caller_home(void);
+
 /* fd helpers */
 int hs_write_all(int fd, const void *buf, size_t len);
 int hs_write_file(const char *path, const char *data); /* open O_WRONLY, write, close */

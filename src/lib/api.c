@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,26 +43,13 @@ const char *hs_version(void)
 	return "harness " HS_VERSION;
 }
 
-static bool looks_like_file(const char *s)
-{
-	size_t n = strlen(s);
-	return strchr(s, '/') || (n > 5 && strcmp(s + n - 5, ".json") == 0);
-}
-
 hs_job *hs_job_new(const char *policy, char *errbuf, size_t errlen)
 {
 	hs_job *job = hs_xcalloc(1, sizeof(*job));
 	struct hs_error err;
 	hs_error_clear(&err);
 	hs_policy_init(&job->policy);
-	int r;
-	if (policy && looks_like_file(policy))
-		r = hs_policy_apply_preset(&job->policy, "restrict", &err) < 0
-			    ? -1
-			    : hs_policy_load_file(&job->policy, policy, &err);
-	else
-		r = hs_policy_apply_preset(&job->policy, policy ? policy : "restrict", &err);
-	if (r < 0) {
+	if (hs_policy_start(&job->policy, policy, &err) < 0) {
 		if (errbuf && errlen)
 			hs_error_format(&err, errbuf, errlen);
 		hs_job_free(job);
@@ -157,15 +143,6 @@ int hs_job_set_best_effort(hs_job *job, int best_effort)
 	return 0;
 }
 
-static const char *home_dir(void)
-{
-	const char *h = getenv("HOME");
-	if (h && h[0] == '/')
-		return h;
-	struct passwd *pw = getpwuid(getuid());
-	return pw && pw->pw_dir ? pw->pw_dir : "/";
-}
-
 static void fill_result(const struct hs_run_result *rr, struct hs_result *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -196,9 +173,9 @@ int hs_job_run(hs_job *job, char *const argv[], struct hs_result *result)
 		return job_failf(job, "hs_job_run: cannot determine the current directory");
 	hs_error_clear(&err);
 	hs_policy_copy(&pol, &job->policy);
-	int r = hs_policy_resolve(&pol, cwd, home_dir(), &err);
+	int r = hs_policy_resolve(&pol, cwd, hs_caller_home(), &err);
 	if (r == 0)
-		r = hs_plan_build(&pol, (char **)argv, environ, cwd, home_dir(), false, &plan, &err);
+		r = hs_plan_build(&pol, (char **)argv, environ, cwd, hs_caller_home(), false, &plan, &err);
 	else
 		memset(&plan, 0, sizeof(plan));
 	if (r == 0)

@@ -85,6 +85,10 @@ void hs_policy_free(struct hs_policy *p);
  * "full", or a level "0".."3". Returns -1 with the list of known names. */
 int hs_policy_apply_preset(struct hs_policy *p, const char *name, struct hs_error *err);
 int hs_policy_apply_level(struct hs_policy *p, int level, struct hs_error *err);
+/* The starting policy of a run: a policy file when `spec` looks like a path
+ * (contains '/' or ends in .json; layered on the default preset, or on what
+ * its "extends" names), a preset otherwise, the default preset when NULL. */
+int hs_policy_start(struct hs_policy *p, const char *spec, struct hs_error *err);
 
 /* Loads a policy file (JSON) and layers it on top of *p. Unknown keys,
  * wrong types and bad values are errors with file:line:column. A file may

@@ -96,3 +96,18 @@ int hs_policy_apply_level(struct hs_policy *p, int level, struct hs_error *err)
 		      "(full)",
 		      level);
 }
+
+static bool looks_like_file(const char *s)
+{
+	size_t n = strlen(s);
+	return strchr(s, '/') || (n > 5 && strcmp(s + n - 5, ".json") == 0);
+}
+
+int hs_policy_start(struct hs_policy *p, const char *spec, struct hs_error *err)
+{
+	if (spec && looks_like_file(spec))
+		return hs_policy_apply_preset(p, "restrict", err) < 0
+			       ? -1
+			       : hs_policy_load_file(p, spec, err);
+	return hs_policy_apply_preset(p, spec ? spec : "restrict", err);
+}
