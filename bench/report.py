@@ -27,6 +27,9 @@ GROUP_TITLES = {
 BARE = "bare"
 BWRAP = "bwrap (comparable)"
 HARNESS = "harness"
+# The same run with every default read-only entry that makes a placeholder in
+# a fresh directory unprotected: the startup cost of the sandbox itself.
+UNPROT = "harness --unprotect (no placeholders)"
 
 
 def quantile(xs, q):
@@ -154,10 +157,12 @@ def table(out, rows, user, group):
 def verdict_startup(rows, user, group="startup", where=""):
     g = by(rows, user, group)
     h, hp, bw, bare = g.get(HARNESS), g.get("harness --max-procs 0"), g.get(BWRAP), g.get(BARE)
+    hu = g.get(UNPROT)
     lines = []
     if not (h and bw and "median" in h and "median" in bw):
         return [f"- Startup{where} ({user}): incomplete, see the table."] if g else []
-    for r, label in ((h, "default"), (hp, "--max-procs 0")):
+    for r, label in ((h, "default"), (hp, "--max-procs 0"),
+                     (hu, "without protected-path placeholders (what bubblewrap does not do)")):
         if not r or "median" not in r:
             continue
         lo, hi = ratio_ci(r["times"], bw["times"])
@@ -185,7 +190,7 @@ def verdict_work(rows, user, group, label):
     g = by(rows, user, group)
     bare = g.get(BARE)
     out = []
-    for name in (HARNESS, "harness --max-procs 0"):
+    for name in (HARNESS, "harness --max-procs 0", UNPROT):
         r = g.get(name)
         if not r or "median" not in r or not bare or "median" not in bare:
             if r and "failed" in r:

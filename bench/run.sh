@@ -311,6 +311,14 @@ PYEOF
 }
 probe_cgroup_attach
 
+# The default read-only entries that make placeholders in a fresh directory
+# (policies/restrict.json), unprotected for the "no placeholders" rows.
+UNPROT_ARGS=""
+for e in .git/hooks .git/config .git/commondir .git/modules .git/worktrees .gitmodules \
+	.claude .codex .mcp.json .vscode .idea .cursor .aider.conf.yml; do
+	UNPROT_ARGS="$UNPROT_ARGS --unprotect $e"
+done
+
 # ---------------------------------------------------------------- run
 for u in "${USERS[@]}"; do
 	W=$(wdir "$u") F=$(fdir "$u")
@@ -321,6 +329,7 @@ for u in "${USERS[@]}"; do
 		"bare=/bin/true" \
 		"harness=$HARNESS run -- /bin/true" \
 		"harness --max-procs 0=$HARNESS run --max-procs 0 -- /bin/true" \
+		"harness --unprotect (no placeholders)=$HARNESS run$UNPROT_ARGS -- /bin/true" \
 		"bwrap (comparable)=$(bwrap_cmp "$S") /bin/true" \
 		"bwrap --ro-bind / /=$BWRAP_ROOT /bin/true" \
 		"unshare (namespaces only)=$UNSHARE /bin/true"
@@ -364,6 +373,7 @@ for u in "${USERS[@]}"; do
 		"bare=sh git-work.sh" \
 		"harness=$HARNESS run -- sh git-work.sh" \
 		"harness --max-procs 0=$HARNESS run --max-procs 0 -- sh git-work.sh" \
+		"harness --unprotect (no placeholders)=$HARNESS run$UNPROT_ARGS -- sh git-work.sh" \
 		"bwrap (comparable)=$(bwrap_cmp "$G") sh git-work.sh"
 done
 

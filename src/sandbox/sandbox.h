@@ -51,6 +51,7 @@ struct hs_placeholder {
 	bool is_dir;
 	dev_t dev;
 	ino_t ino;
+	int fd;     /* open, holding our shared flock for the run; -1 in a dry run */
 };
 
 struct hs_plan {

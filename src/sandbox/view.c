@@ -234,7 +234,7 @@ static bool entry_is_dir_like(const char *entry, const char *component, bool is_
 }
 
 static void add_placeholder(struct hs_plan *pl, struct builder *b, const char *path, bool is_dir,
-			    const struct stat *st)
+			    const struct stat *st, int fd)
 {
 	if (pl->nplaceholders == b->cap_ph) {
 		b->cap_ph = b->cap_ph ? b->cap_ph * 2 : 8;
@@ -245,6 +245,7 @@ static void add_placeholder(struct hs_plan *pl, struct builder *b, const char *p
 	ph->is_dir = is_dir;
 	ph->dev = st->st_dev;
 	ph->ino = st->st_ino;
+	ph->fd = fd;
 }
 
 static bool under_protection(const struct hs_plan *pl, const char *path)
@@ -282,39 +283,41 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 			    const char *dir, struct hs_error *err)
 {
 	struct stat st;
+	int fd = -1;
 	memset(&st, 0, sizeof(st));
 	if (!b->dry_run) {
 		/* Made writable first: a user.* xattr needs write permission on the
-		 * inode, so the marker goes on before the mode drops to read-only. */
-		int r = is_dir ? mkdir(path, 0700)
-			       : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (r < 0 && errno == EEXIST)
+		 * inode, so the marker goes on before the mode drops to read-only.
+		 * Everything after the create works on the fd, which we keep: it
+		 * carries our shared lock for the run. */
+		int r = is_dir ? mkdir(path, 0700) : 0;
+		if (r == 0)
+			fd = is_dir ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				    : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+					   0600);
+		if ((r < 0 || fd < 0) && errno == EEXIST)
 			return 1; /* a concurrent run made it first: look again */
-		if (r < 0)
+		if (r < 0 || fd < 0)
 			return hs_err_sys(err,
 					  "cannot create placeholder '%s' to protect '%s' (writable dir "
 					  "%s); use --unprotect %s to allow it on purpose",
 					  path, entry, dir, entry);
-		int w = 0;
-		if (is_dir) {
-			(void)lsetxattr(path, PLACEHOLDER_XATTR, "1", 1, 0); /* no xattrs: no marker */
-			w = chmod(path, 0500);
-		} else {
-			const char *content = placeholder_content(path);
-			w = hs_write_all(r, content, strlen(content));
-			(void)fsetxattr(r, PLACEHOLDER_XATTR, "1", 1, 0);
-			if (w == 0)
-				w = fchmod(r, 0400);
-			close(r);
-		}
-		if (w < 0)
+		const char *content = is_dir ? "" : placeholder_content(path);
+		int w = hs_write_all(fd, content, strlen(content));
+		(void)fsetxattr(fd, PLACEHOLDER_XATTR, "1", 1, 0); /* no xattrs: no marker */
+		if (w == 0)
+			w = fchmod(fd, is_dir ? 0500 : 0400);
+		if (w == 0)
+			w = fstat(fd, &st);
+		if (w == 0)
+			w = flock(fd, LOCK_SH);
+		if (w < 0) {
+			close(fd);
 			return hs_err_sys(err, "set up placeholder %s", path);
-		if (lstat(path, &st) < 0)
-			return hs_err_sys(err, "lstat %s", path);
+		}
 	}
-	add_placeholder(b->plan, b, path, is_dir, &st);
+	add_placeholder(b->plan, b, path, is_dir, &st, fd);
 	add_mount(b, HS_MNT_PROTECT, NULL, path, is_dir);
-	hold_shared(b, path);
 	return 0;
 }
 
@@ -369,9 +372,13 @@ static int protect_entry(struct builder *b, const char *dir, const char *entry,
 		if (is_placeholder(path, &st)) {
 			/* Ours from an earlier run, or a concurrent run's: mask it
 			 * and share it; the last run out removes it. */
-			add_placeholder(b->plan, b, path, S_ISDIR(st.st_mode), &st);
+			int fd = b->dry_run ? -1
+					    : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+								 O_NONBLOCK);
+			if (fd >= 0 && flock(fd, LOCK_SH) < 0)
+				hs_close(&fd);
+			add_placeholder(b->plan, b, path, S_ISDIR(st.st_mode), &st, fd);
 			add_mount(b, HS_MNT_PROTECT, NULL, path, S_ISDIR(st.st_mode));
-			hold_shared(b, path);
 			return 0;
 		}
 		char real[PATH_MAX];
@@ -1057,24 +1064,20 @@ void hs_plan_cleanup_placeholders(struct hs_plan *pl)
 	for (size_t i = pl->nplaceholders; i-- > 0;) {
 		struct hs_placeholder *ph = &pl->placeholders[i];
 		struct stat st;
-		if (!ph->ino)
-			continue; /* dry run: never created */
-		int fd = open(ph->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0)
-			continue;
-		/* Not ours any more (replaced), or still masked by another run
-		 * (its shared lock): leave it. */
-		if (fstat(fd, &st) < 0 || st.st_dev != ph->dev || st.st_ino != ph->ino ||
-		    flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			close(fd);
-			continue;
+		if (ph->fd < 0)
+			continue; /* dry run, or never locked: not ours to remove */
+		/* Our shared lock becomes exclusive only if no other run holds
+		 * one (it still masks the path): then remove it, if the name
+		 * still is the placeholder we made and it holds what we wrote. */
+		if (flock(ph->fd, LOCK_EX | LOCK_NB) == 0 && lstat(ph->path, &st) == 0 &&
+		    st.st_dev == ph->dev && st.st_ino == ph->ino) {
+			if (ph->is_dir)
+				(void)rmdir(ph->path); /* fails, harmlessly, if not empty */
+			else if (S_ISREG(st.st_mode) &&
+				 st.st_size == (off_t)strlen(placeholder_content(ph->path)))
+				(void)unlink(ph->path);
 		}
-		if (ph->is_dir)
-			(void)rmdir(ph->path); /* fails, harmlessly, if not empty */
-		else if (S_ISREG(st.st_mode) &&
-			 st.st_size == (off_t)strlen(placeholder_content(ph->path)))
-			(void)unlink(ph->path);
-		close(fd);
+		hs_close(&ph->fd);
 	}
 }
 
@@ -1087,8 +1090,10 @@ void hs_plan_free(struct hs_plan *pl)
 	}
 	free(pl->mounts);
 	free(pl->ll);
-	for (size_t i = 0; i < pl->nplaceholders; i++)
+	for (size_t i = 0; i < pl->nplaceholders; i++) {
 		free(pl->placeholders[i].path);
+		hs_close(&pl->placeholders[i].fd);
+	}
 	free(pl->placeholders);
 	hs_strv_clear(&pl->env);
 	hs_strv_clear(&pl->argv);
@@ -1143,7 +1148,7 @@ void hs_plan_describe(const struct hs_plan *pl, FILE *out)
 	for (size_t i = 0; i < pl->nplaceholders; i++)
 		fprintf(out, "  placeholder %s %s on the host to mask it; removed at exit\n",
 			pl->placeholders[i].path,
-			pl->placeholders[i].ino ? "created" : "will be created");
+			pl->placeholders[i].fd >= 0 ? "created" : "will be created");
 	fprintf(out, "environment passed (names only):");
 	for (size_t i = 0; i < pl->env.n; i++) {
 		const char *eq = strchr(pl->env.v[i], '=');
