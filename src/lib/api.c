@@ -158,6 +158,28 @@ static void fill_result(const struct hs_run_result *rr, struct hs_result *out)
 	out->elapsed_ms = rr->out.elapsed_ms;
 }
 
+/* The embedding program's argv and environment strings, from
+ * /proc/self/stat (arg_start .. env_end, fields 48 to 51), so that the
+ * sandbox's pid 1 wipes its copy as it does for the CLI. */
+static void find_proc_strings(void)
+{
+	char buf[2048];
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p)
+		return;
+	unsigned long long v[52] = {0};
+	int field = 2;
+	for (char *tok = strtok(p + 1, " "); tok && field < 51; tok = strtok(NULL, " "))
+		v[++field] = strtoull(tok, NULL, 10);
+	if (field == 51 && v[48] && v[51] > v[48])
+		hs_set_proc_strings_area((char *)(uintptr_t)v[48], (char *)(uintptr_t)v[51]);
+}
+
 int hs_job_run(hs_job *job, char *const argv[], struct hs_result *result)
 {
 	struct hs_error err;
@@ -178,8 +200,10 @@ int hs_job_run(hs_job *job, char *const argv[], struct hs_result *result)
 		r = hs_plan_build(&pol, (char **)argv, environ, cwd, hs_caller_home(), false, &plan, &err);
 	else
 		memset(&plan, 0, sizeof(plan));
-	if (r == 0)
+	if (r == 0) {
+		find_proc_strings();
 		r = hs_run_plan(&plan, NULL, NULL, &rr, &err);
+	}
 	if (r == 0)
 		fill_result(&rr, result);
 	else

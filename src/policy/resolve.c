@@ -25,6 +25,16 @@ static const char *const forbidden_roots[] = {"/proc", "/sys", "/dev"};
 static const char *const system_roots[] = {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32",
 					   "/lib64", "/libx32", "/boot", "/var", "/opt"};
 
+/* ... and where nothing beneath may be granted read-write either: the
+ * programs, libraries and configuration every process runs with. (On
+ * merged-/usr systems /bin resolves to /usr/bin, so these are checked on the
+ * resolved path.) /usr/local, /var and /opt keep room for explicit grants. */
+static const char *const system_trees[] = {
+	"/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32",
+	"/usr/libexec", "/usr/share", "/usr/include", "/etc", "/boot", "/bin", "/sbin", "/lib",
+	"/lib32", "/lib64", "/libx32",
+};
+
 static bool path_is_under(const char *path, const char *root)
 {
 	size_t n = strlen(root);
@@ -105,6 +115,13 @@ static int check_target(const struct hs_grant *g, const char *real, struct hs_er
 	 * the command rewrite what every program runs: refuse it, whoever the
 	 * caller is (for root it would be real). Directories beneath them
 	 * (/usr/local/src/x) may still be granted explicitly. */
+	for (size_t i = 0; g->access == HS_ACCESS_WRITE && i < HS_ARRAY_LEN(system_trees); i++)
+		if (path_is_under(real, system_trees[i]))
+			return grant_err(err, g,
+					 "write access to %s would let the command change the "
+					 "system's programs or configuration; grant a directory of "
+					 "your own instead",
+					 real);
 	for (size_t i = 0; g->access == HS_ACCESS_WRITE && i < HS_ARRAY_LEN(system_roots); i++)
 		if (path_is_under(system_roots[i], real))
 			return grant_err(err, g,

@@ -41,7 +41,8 @@ static const char *const system_hidden[] = {
 /* Protected names that are directories when they do not exist yet (an entry
  * ending in "/" is a directory too; anything else becomes an empty file). */
 static const char *const dir_like_names[] = {
-	"hooks", ".claude", ".codex", ".vscode", ".idea", ".cursor", ".git", ".ssh", ".aws",
+	"hooks", "modules", "worktrees", ".claude", ".codex", ".vscode", ".idea", ".cursor", ".git",
+	".ssh", ".aws",
 	".gnupg", ".kube", ".docker", NULL,
 };
 
@@ -270,9 +271,14 @@ static bool has_mount(const struct hs_plan *pl, const char *dst, enum hs_mount_k
  * directory itself, exactly what git assumes when the file is absent. */
 static const char *placeholder_content(const char *path)
 {
-	size_t n = strlen(path);
-	static const char commondir[] = "/.git/commondir";
-	if (n >= sizeof(commondir) - 1 && strcmp(path + n - (sizeof(commondir) - 1), commondir) == 0)
+	const char *base = strrchr(path, '/');
+	if (!base || strcmp(base, "/commondir") != 0)
+		return "";
+	/* Inside a git directory (it has a HEAD), wherever it lives: a
+	 * symlinked .git leads here through its target's real path. */
+	char head[PATH_MAX];
+	int n = snprintf(head, sizeof(head), "%.*s/HEAD", (int)(base - path), path);
+	if (n > 0 && (size_t)n < sizeof(head) && access(head, F_OK) == 0)
 		return ".\n";
 	return "";
 }
@@ -403,6 +409,18 @@ static int protect_entry(struct builder *b, const char *dir, const char *entry,
 				char *gitfile = hs_xasprintf("gitdir: %s\n", real);
 				add_mount(b, HS_MNT_PIN_LINK, gitfile, path, false);
 				free(gitfile);
+			}
+			/* Any other link on the way (~/.config -> dotfiles/config)
+			 * could be swapped for a real directory holding the
+			 * protected entry; a directory cannot be mounted on a link,
+			 * so cover it with an empty file, and say so. */
+			if (strcmp(comp, ".git") != 0 && !has_mount(b->plan, path, HS_MNT_PIN_LINK)) {
+				add_mount(b, HS_MNT_PIN_LINK, NULL, path, false);
+				char *w = hs_xasprintf("%s is a symlink on the way to the protected "
+						       "'%s': it appears as an empty file inside (grant "
+						       "its target %s to use it)",
+						       path, entry, real);
+				hs_strv_push_owned(&b->plan->warnings, w);
 			}
 			/* Then go on in its target, where that is writable. */
 			const struct hs_mount *m = bind_covering(b->plan, real);

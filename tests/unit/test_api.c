@@ -141,6 +141,30 @@ static void test_env(void **state)
 	unsetenv("HS_API_TOKEN");
 }
 
+static void test_pid1_shows_nothing_of_ours(void **state)
+{
+	struct fixture *f = *state;
+	struct hs_result res;
+	/* Our own environment holds a secret; pid 1 of the sandbox is a copy of
+	 * this process: its cmdline must not show our argv or environment. */
+	setenv("HS_API_PID1_SECRET", "s3cr3t-value", 1);
+	char *argv[] = {"/bin/sh", "-c",
+			"tr '\\0' ' ' < /proc/1/cmdline > pid1.txt; cat /proc/1/environ >> pid1.txt "
+			"2>/dev/null; true",
+			NULL};
+	assert_int_equal(hs_job_run(f->job, argv, &res), 0);
+	char path[PATH_MAX + 16], buf[8192] = "";
+	snprintf(path, sizeof(path), "%s/pid1.txt", f->dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	unsetenv("HS_API_PID1_SECRET");
+	assert_null(strstr(buf, "s3cr3t-value"));
+	assert_null(strstr(buf, "test_api"));
+}
+
 static void test_missing_grant_fails(void **state)
 {
 	struct fixture *f = *state;
@@ -161,6 +185,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid1_shows_nothing_of_ours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_grant_fails, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);

@@ -991,6 +991,9 @@ static void test_resolve_refuses(void **state)
 	assert_resolve_refused(t, "/etc", HS_ACCESS_WRITE, "write access to /etc would let");
 	assert_resolve_refused(t, "/usr", HS_ACCESS_WRITE, "write access to /usr would let");
 	assert_resolve_refused(t, "/var", HS_ACCESS_WRITE, "write access to /var would let");
+	assert_resolve_refused(t, "/usr/bin", HS_ACCESS_WRITE, "write access to /usr/bin would let");
+	assert_resolve_refused(t, "/etc/default", HS_ACCESS_WRITE, "grant a directory of your own");
+	assert_resolve_refused(t, "/bin", HS_ACCESS_WRITE, "would let"); /* merged /usr or not */
 	assert_resolve_refused(t, "", HS_ACCESS_WRITE, "the path is empty"); /* not the cwd */
 	assert_resolve_refused(t, "~root", HS_ACCESS_READ, "\"~user\", which is not expanded");
 
