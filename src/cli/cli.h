@@ -25,7 +25,10 @@ struct hs_cli_run {
  * initialised; the default preset is applied first unless --policy/--level
  * names another) and resolves it against the cwd and HOME.
  * Prints its own error and returns an exit status (!= 0) on failure, 0 on success. */
-int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct hs_cli_run *opts);
+int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct hs_cli_run *opts,
+			     bool inspect_only);
+/* inspect_only (policy show): like --dry-run, nothing is created on the
+ * host (a preset's ./scratch is reported, not made). */
 
 int hs_cmd_run(int argc, char **argv);    /* harness run [OPTIONS] -- CMD [ARGS] */
 int hs_cmd_check(int argc, char **argv);  /* harness check [--json] */

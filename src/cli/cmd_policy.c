@@ -25,7 +25,7 @@ static int policy_show(int argc, char **argv)
 	struct hs_policy p;
 	struct hs_cli_run o;
 	hs_policy_init(&p);
-	int r = hs_cli_parse_run_options(argc, argv, &p, &o);
+	int r = hs_cli_parse_run_options(argc, argv, &p, &o, true);
 	if (r == 0) {
 		char *json = hs_policy_to_json(&p);
 		fputs(json, stdout);

@@ -225,7 +225,8 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 }
 
 
-int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct hs_cli_run *o)
+int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct hs_cli_run *o,
+			     bool inspect_only)
 {
 	const char *policy = NULL, *level = NULL;
 	int c;
@@ -269,9 +270,25 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 		hs_cli_error("cannot determine the current directory: %s", strerror(errno));
 		return HS_EXIT_HARNESS;
 	}
+	/* A dry run or `policy show` makes nothing: directories a preset would
+	 * create (./scratch) are reported as missing-but-optional instead. */
+	bool *deferred = hs_xcalloc(p->ngrants + 1, sizeof(bool));
+	for (size_t i = 0; (o->dry_run || inspect_only) && i < p->ngrants; i++)
+		if (p->grants[i].create && !p->grants[i].optional) {
+			deferred[i] = true;
+			p->grants[i].create = false;
+			p->grants[i].optional = true;
+		}
 	struct hs_error err;
 	hs_error_clear(&err);
-	if (hs_policy_resolve(p, cwd, hs_caller_home(), &err) < 0) {
+	r = hs_policy_resolve(p, cwd, hs_caller_home(), &err);
+	for (size_t i = 0; i < p->ngrants; i++)
+		if (deferred[i]) { /* shown as the policy says */
+			p->grants[i].create = true;
+			p->grants[i].optional = false;
+		}
+	free(deferred);
+	if (r < 0) {
 		char buf[HS_ERR_MSG_MAX + 300];
 		hs_error_format(&err, buf, sizeof(buf));
 		hs_cli_error("%s", buf);
@@ -371,7 +388,7 @@ int hs_cmd_run(int argc, char **argv)
 	struct hs_policy p;
 	struct hs_cli_run o;
 	hs_policy_init(&p);
-	int r = hs_cli_parse_run_options(argc, argv, &p, &o);
+	int r = hs_cli_parse_run_options(argc, argv, &p, &o, false);
 	if (r != 0) {
 		hs_policy_free(&p);
 		return r < 0 ? 0 : r;
