@@ -239,6 +239,18 @@ def test_dry_run_starts_nothing(harness, project):
     assert not (project / "created-by-n").exists()
 
 
+@pytest.mark.parametrize("args", [["run", "--dry-run", "--level", "1", "--", "true"],
+                                  ["policy", "show", "--level", "2"]])
+def test_inspecting_creates_nothing_on_the_host(harness, project, args):
+    """A dry run and `policy show` leave the project as it was: no
+    placeholders, not even the ./scratch a level would create."""
+    before = sorted(p.name for p in project.iterdir())
+    r = harness.call(args)
+    assert r.rc == 0, r
+    assert sorted(p.name for p in project.iterdir()) == before
+    assert "scratch" in r.out
+
+
 def test_help_and_version(harness):
     for args in (["--help"], ["help"], ["run", "--help"], ["run", "-h"]):
         r = harness.call(args)
