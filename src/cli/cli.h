@@ -33,6 +33,7 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 int hs_cmd_run(int argc, char **argv);    /* harness run [OPTIONS] -- CMD [ARGS] */
 int hs_cmd_check(int argc, char **argv);  /* harness check [--json] */
 int hs_cmd_policy(int argc, char **argv); /* harness policy show [RUN-OPTIONS] | check FILE... */
+int hs_cmd_audit(int argc, char **argv);  /* harness audit verify|query|tail|export ... */
 
 /* Prints "harness: " + message (+ "\n") to stderr. */
 void hs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -81,6 +81,10 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **environ_in,
 		  const char *cwd, const char *home, bool dry_run, struct hs_plan *plan,
 		  struct hs_error *err);
 void hs_plan_free(struct hs_plan *plan);
+/* Hides a host path (the audit store) from the sandbox wherever a grant
+ * makes it visible: an empty read-only mask, the directories on the way
+ * pinned. Fails if the path is itself a whole grant. */
+int hs_plan_hide_host_path(struct hs_plan *plan, const char *path, struct hs_error *err);
 /* Best effort without user namespaces: recomputes the Landlock rules for a
  * sandbox that shares the host's mounts (no private /tmp, HOME or /proc). */
 void hs_plan_without_namespaces(struct hs_plan *plan);

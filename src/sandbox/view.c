@@ -1060,6 +1060,43 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const cha
 	return 0;
 }
 
+int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error *err)
+{
+	struct builder b = {.plan = pl, .cap_mounts = pl->nmounts, .cap_ph = pl->nplaceholders};
+	char real[PATH_MAX];
+	struct stat st;
+	if (!realpath(path, real) || lstat(real, &st) < 0)
+		return 0; /* nothing there (yet): nothing to hide */
+	const struct hs_mount *m = bind_covering(pl, real);
+	if (!m)
+		return 0; /* not visible in the sandbox at all */
+	bool writable = m->kind == HS_MNT_BIND_RW;
+	char root[PATH_MAX];
+	snprintf(root, sizeof(root), "%s", m->dst);
+	if (strcmp(root, real) == 0)
+		return hs_err(err,
+			      "%s is granted to the sandbox as a whole, so it cannot be hidden from "
+			      "it; keep it out of the granted directories",
+			      real);
+	/* Pin every directory between the grant and the path, so that none
+	 * can be renamed to move the path out from under its mask. */
+	for (char *slash = real + strlen(root) + (strcmp(root, "/") != 0); writable && *slash;) {
+		slash = strchr(slash, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		if (!has_mount(pl, real, HS_MNT_PIN) && !under_protection(pl, real))
+			add_mount(&b, HS_MNT_PIN, NULL, real, true);
+		*slash = '/';
+		slash++;
+	}
+	if (!has_mount(pl, real, HS_MNT_HIDE))
+		add_mount(&b, HS_MNT_HIDE, NULL, real, S_ISDIR(st.st_mode));
+	sort_mounts(pl);
+	add_landlock_rules(pl);
+	return 0;
+}
+
 void hs_plan_without_namespaces(struct hs_plan *pl)
 {
 	pl->userns = false;

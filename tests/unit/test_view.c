@@ -369,6 +369,29 @@ static void test_hooks_path_protected(void **state)
 	assert_non_null(find_mount(&f->plan, p, HS_MNT_PIN));
 }
 
+static void test_hide_host_path_in_a_writable_grant(void **state)
+{
+	struct fixture *f = *state;
+	char *envp[] = {NULL};
+	char store[PATH_MAX], p[PATH_MAX];
+	struct hs_error err;
+	mkdirs(f->proj, ".local/state/harness");
+	touch(f->proj, ".local/state/harness/audit.db", "x");
+	build(f, envp);
+	PJOIN(store, f->proj, ".local/state/harness");
+	assert_int_equal(hs_plan_hide_host_path(&f->plan, store, &err), 0);
+	assert_non_null(find_mount(&f->plan, store, HS_MNT_HIDE));
+	PJOIN(p, f->proj, ".local");
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_PIN));
+	PJOIN(p, f->proj, ".local/state");
+	assert_non_null(find_mount(&f->plan, p, HS_MNT_PIN));
+	/* the grant itself cannot be hidden: refused, not ignored */
+	assert_int_equal(hs_plan_hide_host_path(&f->plan, f->proj, &err), -1);
+	/* not visible: nothing to do */
+	assert_int_equal(hs_plan_hide_host_path(&f->plan, f->home, &err), 0);
+	assert_null(find_mount(&f->plan, f->home, HS_MNT_HIDE));
+}
+
 static void test_unprotect(void **state)
 {
 	struct fixture *f = *state;
@@ -451,6 +474,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_user_empty_dir_not_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_masks_deep_matches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_path_protected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hide_host_path_in_a_writable_grant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_scrubbed, setup, teardown),
