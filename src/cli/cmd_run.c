@@ -297,6 +297,19 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	return 0;
 }
 
+/* -v: every exec inside, as the supervisor saw it. */
+static int print_exec(void *ctx, const struct hs_exec_request *req)
+{
+	(void)ctx;
+	if (!req->found)
+		return 0;
+	fprintf(stderr, "harness: exec %s [", req->path);
+	for (size_t i = 0; i < req->argv.n; i++)
+		fprintf(stderr, "%s%s", i ? " " : "", req->argv.v[i]);
+	fprintf(stderr, "%s] in %s\n", req->truncated ? " ..." : "", req->cwd);
+	return 0;
+}
+
 static void run_started(const struct hs_run_result *res, void *ctx)
 {
 	const bool *verbose = ctx;
@@ -376,7 +389,12 @@ static int run_plan(struct hs_plan *plan, bool verbose)
 	struct hs_error err;
 	struct hs_run_result res;
 	hs_error_clear(&err);
-	if (hs_run_plan(plan, run_started, &verbose, &res, &err) < 0) {
+	struct hs_run_hooks hooks = {.started = run_started, .ctx = &verbose};
+	if (verbose) {
+		plan->intercept_exec = true;
+		hooks.on_exec = print_exec;
+	}
+	if (hs_run_plan(plan, &hooks, &res, &err) < 0) {
 		hs_cli_error("%s", err.msg);
 		return HS_EXIT_HARNESS;
 	}

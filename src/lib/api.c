@@ -202,7 +202,7 @@ int hs_job_run(hs_job *job, char *const argv[], struct hs_result *result)
 		memset(&plan, 0, sizeof(plan));
 	if (r == 0) {
 		find_proc_strings();
-		r = hs_run_plan(&plan, NULL, NULL, &rr, &err);
+		r = hs_run_plan(&plan, NULL, &rr, &err);
 	}
 	if (r == 0)
 		fill_result(&rr, result);

@@ -489,7 +489,7 @@ __attribute__((noreturn)) static void reap_loop(pid_t cmd, const sigset_t *set)
 	}
 }
 
-static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi)
+static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi, int *notify_fd)
 {
 	struct hs_error err;
 	hs_error_clear(&err);
@@ -502,9 +502,39 @@ static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi)
 	if (hs_caps_drop_all(&err) < 0)
 		die_err(&err);
 	*layers |= HS_LAYER_CAPS;
-	if (hs_seccomp_install(&err) < 0)
+	if (plan->intercept_exec ? hs_seccomp_install_notify(notify_fd, &err) < 0
+				 : hs_seccomp_install(&err) < 0)
 		die_err(&err);
 	*layers |= HS_LAYER_SECCOMP;
+	if (plan->intercept_exec)
+		*layers |= HS_LAYER_EXEC_NOTIFY;
+}
+
+/* READY, with the exec listener attached (SCM_RIGHTS) when there is one. */
+static void send_ready(int value, int fd)
+{
+	struct hs_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = HS_MSG_READY;
+	m.value = value;
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = sizeof(c.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(g_sock, &mh, MSG_NOSIGNAL) < 0)
+		_exit(HS_EXIT_HARNESS);
 }
 
 void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int sock)
@@ -512,6 +542,7 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	g_sock = sock;
 	unsigned layers = 0;
 	int abi = 0;
+	int notify_fd = -1;
 
 	/* 1. Die with the supervisor, and do nothing until it says GO (it
 	 *    attaches our cgroup first). EOF means it is gone: leave. */
@@ -535,7 +566,7 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	if (setsid() < 0)
 		die("setsid");
 
-	apply_fences(plan, &layers, &abi);
+	apply_fences(plan, &layers, &abi, &notify_fd);
 
 	/* pid 1 is not dumpable: /proc/1/{environ,mem,...} refuse the command. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -562,8 +593,15 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	pid_t cmd = fork();
 	if (cmd < 0)
 		die("fork command");
-	if (cmd == 0)
+	if (cmd == 0) {
+		if (notify_fd >= 0)
+			close(notify_fd); /* only the supervisor answers notifications */
 		exec_command(plan, cg);
-	send_msg(HS_MSG_READY, (int)layers | (abi << 16), NULL);
+	}
+	/* The command's execve waits in the kernel until the supervisor, which
+	 * gets the listener with READY, answers it. */
+	send_ready((int)layers | (abi << 16), notify_fd);
+	if (notify_fd >= 0)
+		close(notify_fd);
 	reap_loop(cmd, &set);
 }

@@ -74,6 +74,7 @@ struct hs_plan {
 	bool deny_tcp;     /* no network: Landlock refuses TCP too */
 	bool best_effort;  /* degrade instead of failing on missing layers */
 	bool userns;       /* false only in best-effort mode without user namespaces */
+	bool intercept_exec; /* execve/execveat wait for the supervisor (seccomp notify) */
 };
 
 /* Builds the plan; creates placeholders on the host (see struct above). */
@@ -143,6 +144,7 @@ enum {
 	HS_LAYER_LANDLOCK = 1 << 4,
 	HS_LAYER_SECCOMP = 1 << 5,
 	HS_LAYER_CAPS = 1 << 6,
+	HS_LAYER_EXEC_NOTIFY = 1 << 7,
 };
 
 struct hs_child {
@@ -152,6 +154,7 @@ struct hs_child {
 	int landlock_abi;
 	unsigned layers;
 	int exec_errno_early; /* execve failure reported before READY, else 0 */
+	int notify_fd;        /* seccomp listener for the command's execs, -1 if none */
 };
 
 /* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for

@@ -195,7 +195,19 @@ static int set_attrs(scmp_filter_ctx ctx, struct hs_error *err)
 	return 0;
 }
 
-static int build_and_load(struct hs_error *err)
+/* execve and execveat stop in the kernel until the supervisor, holding the
+ * filter's listener fd, answers (seccomp user notification). */
+static int add_exec_notify(scmp_filter_ctx ctx, struct hs_error *err)
+{
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execve), 0);
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execveat), 0);
+	if (rc < 0)
+		return scmp_fail(rc, err, "cannot add the exec notification to", "the filter");
+	return 0;
+}
+
+static int build_and_load(int *notify_fd, struct hs_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
@@ -207,6 +219,8 @@ static int build_and_load(struct hs_error *err)
 		r = add_clone_rules(ctx, err);
 	if (r == 0)
 		r = add_ioctl_rules(ctx, err);
+	if (r == 0 && notify_fd)
+		r = add_exec_notify(ctx, err);
 	if (r == 0) {
 		/* Safety: seccomp_load sets no_new_privs (SCMP_FLTATR_CTL_NNP
 		 * is on by default) and then attaches the filter, which is
@@ -214,6 +228,13 @@ static int build_and_load(struct hs_error *err)
 		int rc = seccomp_load(ctx);
 		if (rc < 0)
 			r = scmp_fail(rc, err, "cannot load", "the filter");
+	}
+	if (r == 0 && notify_fd) {
+		/* The listener (O_CLOEXEC) goes to the supervisor. */
+		*notify_fd = seccomp_notify_fd(ctx);
+		if (*notify_fd < 0)
+			r = hs_err(err, "seccomp: the kernel gave no notification listener "
+					"(needs Linux >= 5.0 for exec interception)");
 	}
 	seccomp_release(ctx);
 	return r;
@@ -255,7 +276,15 @@ static int load_personality_filter(struct hs_error *err)
 
 int hs_seccomp_install(struct hs_error *err)
 {
-	if (build_and_load(err) < 0)
+	if (build_and_load(NULL, err) < 0)
+		return -1;
+	return load_personality_filter(err);
+}
+
+int hs_seccomp_install_notify(int *notify_fd, struct hs_error *err)
+{
+	*notify_fd = -1;
+	if (build_and_load(notify_fd, err) < 0)
 		return -1;
 	return load_personality_filter(err);
 }

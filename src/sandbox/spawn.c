@@ -71,11 +71,33 @@ static void userns_remedy(int e, char *buf, size_t len)
 		 strerror(e));
 }
 
+/* One message, and the fd that came with it (SCM_RIGHTS), if any. */
+static ssize_t recv_msg_fd(int sock, struct hs_msg *m, int *fd)
+{
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf)};
+	*fd = -1;
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
 static int wait_ready(struct hs_child *c, struct hs_error *err)
 {
 	struct hs_msg m;
 	for (;;) {
-		ssize_t n = recv(c->sock, &m, sizeof(m), 0);
+		int fd;
+		ssize_t n = recv_msg_fd(c->sock, &m, &fd);
+		if (fd >= 0 && m.type != HS_MSG_READY)
+			close(fd); /* only READY may carry one */
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -88,6 +110,7 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 		if (m.type == HS_MSG_READY) {
 			c->layers = (unsigned)m.value & 0xffff;
 			c->landlock_abi = m.value >> 16;
+			c->notify_fd = fd;
 			return 0;
 		}
 		if (m.type == HS_MSG_ERROR) {
@@ -115,6 +138,7 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	c->pid = -1;
 	c->pidfd = -1;
 	c->sock = -1;
+	c->notify_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return hs_err_sys(err, "socketpair");
 

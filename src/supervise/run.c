@@ -9,9 +9,12 @@
 #include <string.h>
 #include <sys/wait.h>
 
-int hs_run_plan(struct hs_plan *plan, hs_run_started_fn started, void *ctx,
-		struct hs_run_result *res, struct hs_error *err)
+int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct hs_run_result *res,
+		struct hs_error *err)
 {
+	static const struct hs_run_hooks none;
+	if (!hooks)
+		hooks = &none;
 	struct hs_cgroup cg;
 	struct hs_child child;
 	sigset_t oldmask;
@@ -37,13 +40,14 @@ int hs_run_plan(struct hs_plan *plan, hs_run_started_fn started, void *ctx,
 	}
 	res->layers = child.layers;
 	res->landlock_abi = child.landlock_abi;
-	if (started)
-		started(res, ctx);
-	r = hs_supervise(&child, plan, &res->out, err);
+	if (hooks->started)
+		hooks->started(res, hooks->ctx);
+	r = hs_supervise(&child, plan, hooks->on_exec, hooks->ctx, &res->out, err);
 	if (!plan->userns)
 		hs_cgroup_kill_all(&cg); /* no pid namespace took the leftovers down */
 	hs_close(&child.sock);
 	hs_close(&child.pidfd);
+	hs_close(&child.notify_fd);
 	hs_cgroup_events(&cg, &res->oom_killed, &res->pids_max_hit);
 	hs_cgroup_destroy(&cg);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

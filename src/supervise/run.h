@@ -24,10 +24,18 @@ struct hs_run_result {
  * (the CLI prints its "sandbox up" and best-effort lines from here). */
 typedef void (*hs_run_started_fn)(const struct hs_run_result *res, void *ctx);
 
+/* What the caller wants to hear about during the run (all optional). */
+struct hs_run_hooks {
+	hs_run_started_fn started;
+	hs_exec_hook on_exec; /* with plan->intercept_exec: every execve, before it proceeds */
+	void *ctx;
+};
+
 /* Runs the plan to completion. Returns 0 when the command ran (whatever it
- * exited with: see res), -1 when the sandbox could not be set up (err). */
-int hs_run_plan(struct hs_plan *plan, hs_run_started_fn started, void *ctx,
-		struct hs_run_result *res, struct hs_error *err);
+ * exited with: see res), -1 when the sandbox could not be set up or a hook
+ * ended the run (err). */
+int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct hs_run_result *res,
+		struct hs_error *err);
 
 /* The exit status harness reports for a finished run (see docs/exit-codes.md). */
 int hs_run_exit_code(const struct hs_run_result *res);

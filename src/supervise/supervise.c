@@ -45,7 +45,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-enum { EV_PIDFD = 1, EV_TIMER, EV_SIGNAL, EV_SOCK };
+enum { EV_PIDFD = 1, EV_TIMER, EV_SIGNAL, EV_SOCK, EV_NOTIFY };
 
 static int add_fd(int ep, int fd, uint32_t tag, struct hs_error *err)
 {
@@ -98,8 +98,8 @@ static void reap(struct hs_child *c, struct hs_outcome *out)
 	c->pid = -1;
 }
 
-int hs_supervise(struct hs_child *c, const struct hs_plan *plan, struct hs_outcome *out,
-		 struct hs_error *err)
+int hs_supervise(struct hs_child *c, const struct hs_plan *plan, hs_exec_hook on_exec,
+		 void *ctx, struct hs_outcome *out, struct hs_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	out->exec_errno = c->exec_errno_early;
@@ -115,7 +115,8 @@ int hs_supervise(struct hs_child *c, const struct hs_plan *plan, struct hs_outco
 		goto done;
 	}
 	if (add_fd(ep, c->pidfd, EV_PIDFD, err) < 0 || add_fd(ep, sfd, EV_SIGNAL, err) < 0 ||
-	    add_fd(ep, c->sock, EV_SOCK, err) < 0)
+	    add_fd(ep, c->sock, EV_SOCK, err) < 0 ||
+	    (c->notify_fd >= 0 && add_fd(ep, c->notify_fd, EV_NOTIFY, err) < 0))
 		goto done;
 	if (plan->limits.timeout_ms) {
 		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -155,6 +156,17 @@ int hs_supervise(struct hs_child *c, const struct hs_plan *plan, struct hs_outco
 				}
 				break;
 			}
+			case EV_NOTIFY:
+				if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+					/* No process left that could exec. */
+					epoll_ctl(ep, EPOLL_CTL_DEL, c->notify_fd, NULL);
+					break;
+				}
+				/* The exec waits in the kernel until we answer;
+				 * a hook that cannot record it ends the run. */
+				if (hs_exec_handle(c->notify_fd, on_exec, ctx, err) < 0)
+					goto done;
+				break;
 			case EV_TIMER:
 				out->timed_out = true;
 				/* Kills pid 1 and with it every process of the namespace. */

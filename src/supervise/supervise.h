@@ -7,6 +7,7 @@
 #ifndef HS_SUPERVISE_H
 #define HS_SUPERVISE_H
 
+#include "exec.h"
 #include "sandbox/sandbox.h"
 
 #include <signal.h>
@@ -26,7 +27,7 @@ struct hs_outcome {
 void hs_supervise_block_signals(sigset_t *old);
 
 /* Runs until pid 1 exits; kills the sandbox when the budget runs out. */
-int hs_supervise(struct hs_child *child, const struct hs_plan *plan, struct hs_outcome *out,
-		 struct hs_error *err);
+int hs_supervise(struct hs_child *child, const struct hs_plan *plan, hs_exec_hook on_exec,
+		 void *ctx, struct hs_outcome *out, struct hs_error *err);
 
 #endif

@@ -1,0 +1,151 @@
+/*
+ * exec.c: exec interception (see exec.h).
+ */
+#define _GNU_SOURCE
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Reads a NUL-terminated string at addr, at most len-1 bytes. Returns its
+ * length, or -1 if unreadable or not terminated within the bound. */
+static ssize_t read_string(int mem, uint64_t addr, char *buf, size_t len)
+{
+	size_t got = 0;
+	while (got + 1 < len) {
+		/* Read up to the end of the page: a string may end just before
+		 * an unmapped one. */
+		size_t page = 4096 - ((addr + got) & 4095);
+		size_t want = len - 1 - got < page ? len - 1 - got : page;
+		ssize_t n = pread(mem, buf + got, want, (off_t)(addr + got));
+		if (n <= 0)
+			return -1;
+		char *nul = memchr(buf + got, '\0', (size_t)n);
+		if (nul)
+			return nul - buf;
+		got += (size_t)n;
+	}
+	buf[len - 1] = '\0';
+	return -1;
+}
+
+static void read_argv(int mem, uint64_t argv_addr, struct hs_exec_request *req)
+{
+	char arg[HS_EXEC_MAX_ARG];
+	size_t total = 0;
+	for (size_t i = 0; argv_addr; i++) {
+		uint64_t p;
+		if (i == HS_EXEC_MAX_ARGS || total >= HS_EXEC_MAX_TOTAL) {
+			req->truncated = true;
+			return;
+		}
+		if (pread(mem, &p, sizeof(p), (off_t)(argv_addr + i * sizeof(p))) != sizeof(p))
+			return;
+		if (!p)
+			return;
+		ssize_t n = read_string(mem, p, arg, sizeof(arg));
+		if (n < 0) {
+			req->truncated = true;
+			n = (ssize_t)strlen(arg);
+		}
+		total += (size_t)n + 1;
+		hs_strv_push(&req->argv, arg);
+	}
+}
+
+/* Does `path` name something in the caller's view of the filesystem?
+ * execvp tries every PATH directory in turn; the misses fail with ENOENT and
+ * are not worth a record. Resolved inside the caller's root (/proc/PID/root
+ * with RESOLVE_IN_ROOT, so its absolute symlinks stay inside). When this
+ * cannot be told (old kernel, no access), the answer is yes. */
+static bool path_exists_inside(unsigned pid, const char *path, const char *cwd)
+{
+	char p[64], abs[8192];
+	if (!path[0])
+		return true;
+	snprintf(p, sizeof(p), "/proc/%u/root", pid);
+	int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return true;
+	if (path[0] == '/')
+		snprintf(abs, sizeof(abs), "%s", path);
+	else
+		snprintf(abs, sizeof(abs), "%s/%s", cwd[0] ? cwd : "/", path);
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+	int fd = (int)syscall(SYS_openat2, root, abs, &how, sizeof(how));
+	int e = errno;
+	close(root);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return !(e == ENOENT || e == ENOTDIR);
+}
+
+static void read_request(const struct seccomp_notif *n, struct hs_exec_request *req)
+{
+	char p[64];
+	memset(req, 0, sizeof(*req));
+	req->pid = (pid_t)n->pid;
+	bool at = n->data.nr == (int)SYS_execveat;
+	uint64_t path = at ? n->data.args[1] : n->data.args[0];
+	uint64_t argv = at ? n->data.args[2] : n->data.args[1];
+	snprintf(p, sizeof(p), "/proc/%u/mem", n->pid);
+	int mem = open(p, O_RDONLY | O_CLOEXEC);
+	if (mem >= 0) {
+		if (read_string(mem, path, req->path, sizeof(req->path)) < 0)
+			req->path[0] = '\0';
+		read_argv(mem, argv, req);
+		close(mem);
+	}
+	snprintf(p, sizeof(p), "/proc/%u/cwd", n->pid);
+	ssize_t len = readlink(p, req->cwd, sizeof(req->cwd) - 1);
+	req->cwd[len > 0 ? len : 0] = '\0';
+	req->found = path_exists_inside(n->pid, req->path, req->cwd);
+}
+
+int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
+{
+	struct seccomp_notif n;
+	struct seccomp_notif_resp resp;
+	struct hs_exec_request req;
+	int rc = 0;
+	memset(&n, 0, sizeof(n)); /* the kernel insists */
+	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
+		/* ENOENT: the caller died before we got to it; nothing to do. */
+		if (errno == ENOENT || errno == EINTR)
+			return 0;
+		return hs_err_sys(err, "exec interception: receive");
+	}
+	read_request(&n, &req);
+	/* What we read belongs to this very call only if the notification is
+	 * still pending (the pid could have died and been reused). */
+	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &n.id) < 0) {
+		hs_strv_clear(&req.argv);
+		return 0;
+	}
+	int decision = hook ? hook(ctx, &req) : 0;
+	memset(&resp, 0, sizeof(resp));
+	resp.id = n.id;
+	if (decision == 0) {
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	} else {
+		resp.error = -(decision > 0 ? decision : EPERM);
+		if (decision < 0)
+			rc = hs_err(err, "exec of %s refused: the run is ending",
+				    req.path[0] ? req.path : "(unreadable)");
+	}
+	/* ENOENT: the caller died meanwhile; fine. */
+	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT && rc == 0)
+		rc = hs_err_sys(err, "exec interception: respond");
+	hs_strv_clear(&req.argv);
+	return rc;
+}

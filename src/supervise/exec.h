@@ -1,0 +1,47 @@
+/*
+ * exec.h: exec interception. The sandbox's seccomp filter stops every
+ * execve/execveat in the kernel (user notification); the supervisor reads
+ * what is being executed from the stopped process, asks the caller's hook,
+ * and lets the call continue or fails it with an errno.
+ *
+ * What this is and is not: the path and argv are read from the memory of a
+ * process the sandbox controls, after the fact; another thread of it could
+ * change them between our read and the kernel's (a TOCTOU race). The
+ * notification id is re-checked after reading, so a recycled pid is never
+ * mistaken for the caller, but the contents can race. This makes exec
+ * interception a guard layer (a record, and rules that hold against a
+ * program that does not try to race them), not a boundary: the boundary is
+ * the mount view, Landlock and seccomp, which hold whatever is executed.
+ */
+#ifndef HS_EXEC_H
+#define HS_EXEC_H
+
+#include "common/common.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define HS_EXEC_MAX_ARGS 1024     /* argv entries read; more: truncated */
+#define HS_EXEC_MAX_ARG 4096      /* bytes of one argument */
+#define HS_EXEC_MAX_TOTAL 65536   /* bytes of all arguments together */
+
+struct hs_exec_request {
+	pid_t pid;             /* the caller, in the supervisor's pid namespace */
+	char path[4096];       /* as passed to execve (may be relative); "" if unreadable */
+	struct hs_strv argv;   /* owned */
+	bool truncated;        /* argv was cut at one of the bounds above */
+	char cwd[4096];        /* the caller's working directory, "" if unknown */
+	bool found;            /* path exists in the caller's view (else the exec will
+	                          fail with ENOENT: execvp trying each PATH entry) */
+};
+
+/* The caller's decision: 0 lets the exec proceed, a positive errno fails it
+ * with that error, -1 ends the run (fail closed: e.g. the audit log could
+ * not be written). */
+typedef int (*hs_exec_hook)(void *ctx, const struct hs_exec_request *req);
+
+/* Handles one pending notification on `fd`. Returns 0, or -1 when the
+ * hook asked to end the run or the listener failed (err says why). */
+int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err);
+
+#endif
