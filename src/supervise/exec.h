@@ -40,6 +40,10 @@ struct hs_exec_request {
  * not be written). */
 typedef int (*hs_exec_hook)(void *ctx, const struct hs_exec_request *req);
 
+/* Writes msg to the stderr of process pid (a sandboxed caller whose exec
+ * is being refused, so that the agent reads why). Best effort. */
+void hs_exec_tell(pid_t pid, const char *msg);
+
 /* Handles one pending notification on `fd`. Returns 0, or -1 when the
  * hook asked to end the run or the listener failed (err says why). */
 int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err);
