@@ -9,7 +9,10 @@ try() {
 	if out=$("$@" 2>&1); then
 		printf '  [agent] %-46s SUCCEEDED  %s\n' "$what" "$(printf '%s' "$out" | head -c 60)"
 	else
-		printf '  [agent] %-46s refused:   %s\n' "$what" "$(printf '%s' "$out" | grep -v dmesg | tail -n 1 | head -c 90)"
+		# harness's own refusal, when there is one, says best why
+		why=$(printf '%s\n' "$out" | grep -m1 '^harness: blocked' | cut -d';' -f1)
+		[ -n "$why" ] || why=$(printf '%s' "$out" | grep -v dmesg | tail -n 1)
+		printf '  [agent] %-46s refused:   %s\n' "$what" "$(printf '%s' "$why" | head -c 150)"
 	fi
 }
 
@@ -32,6 +35,8 @@ s.sendall(b'stolen')" "$DEMO_PORT"
 try "exfiltrate to the internet (1.1.1.1:443)" python3 -c "
 import socket
 socket.create_connection(('1.1.1.1', 443), timeout=2)"
+try "wipe the home directory (rm -rf ~)" rm -rf "$HOME"
+try "open the project to everyone (chmod -R 777)" chmod -R 777 .
 try "escape with a new user namespace" unshare -r true
 try "remount / read-write" mount -o remount,rw /
 try "kill the host's demo listener (pid $DEMO_LISTENER_PID)" kill -9 "$DEMO_LISTENER_PID"

@@ -3,7 +3,8 @@
 # Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
-build_pkgs=(gcc make meson ninja-build pkg-config libseccomp-dev libjansson-dev)
+build_pkgs=(gcc make meson ninja-build pkg-config libseccomp-dev libjansson-dev libsqlite3-dev \
+	libssl-dev sqlite3)
 test_pkgs=(libcmocka-dev python3 python3-pytest clang git iproute2 util-linux procps \
 	passwd gcc make nodejs)
 bench_pkgs=(bubblewrap hyperfine)

@@ -115,4 +115,51 @@ typedef int (*hs_audit_record_fn)(json_t *record, void *ctx);
 int hs_audit_read(const char *spec, const struct hs_audit_filter *f, hs_audit_record_fn fn,
 		  void *ctx, struct hs_error *err);
 
+/* ---- additions: helpers for `harness run` and `harness audit` ----
+ *
+ * hs_audit_read, precisely: fn's record is borrowed for the call (json_incref
+ * to keep it); fn returns 0 to go on and anything else to stop the walk
+ * (hs_audit_read then returns 0). hs_audit_read returns -1 only when the
+ * store cannot be read at all (missing, unreadable, a foreign SQLite file);
+ * damaged lines of a JSONL file are passed to fn as NULL. */
+
+/* Checks the syntax of an --audit spec ("jsonl:PATH", "sqlite:PATH")
+ * without touching the file, so option parsing can refuse it early. */
+int hs_audit_check_spec(const char *spec, struct hs_error *err);
+
+/* Reads an --audit-key FILE: its bytes, less one trailing newline, 16 to
+ * 1024 bytes. Refused when the file can be read by group or others (the
+ * key is what makes the chain unforgeable). *key is owned by the caller
+ * and freed with hs_audit_free_key (which wipes it). */
+int hs_audit_read_key(const char *path, unsigned char **key, size_t *keylen,
+		      struct hs_error *err);
+void hs_audit_free_key(unsigned char *key, size_t keylen);
+
+/* A JSON string for metadata taken from bytes the sandbox controls (argv,
+ * paths): invalid UTF-8 and NUL bytes become the text "\xHH"; cut to max
+ * bytes (0 = no cap) with a "...[truncated]" marker. Never NULL. */
+json_t *hs_audit_json_bytes(const char *s, size_t len, size_t max);
+
+/* What `harness audit verify` reports about an intact store. */
+struct hs_audit_summary {
+	uint64_t records;  /* records checked, the header record included */
+	uint64_t last_seq;
+	char last_hash[65]; /* keep it elsewhere to detect a later cut */
+	char alg[16];       /* "sha256" or "hmac-sha256" */
+};
+/* hs_audit_verify with a summary and a finer result: 0 intact, -1 damaged
+ * or tampered (err names the first bad record), -2 the store cannot be
+ * checked (missing, unreadable, not a harness store, keyed but no key). */
+int hs_audit_verify_store(const char *spec, const unsigned char *key, size_t keylen,
+			  struct hs_audit_summary *out, struct hs_error *err);
+
+/* --since: "30s", "15m", "2h", "7d", "2w" before now_us, or an RFC 3339
+ * time ("2026-11-23T18:00:00Z", fractions and +HH:MM offsets allowed) or a
+ * date ("2026-11-23", midnight UTC). Microseconds since the epoch. */
+int hs_audit_parse_since(const char *s, int64_t now_us, int64_t *out_us);
+/* Does a record (as given to an hs_audit_record_fn) pass the filter?
+ * (`harness audit tail -f` polls unfiltered and filters on its side.) */
+bool hs_audit_filter_match(const struct hs_audit_filter *f, json_t *record);
+int64_t hs_audit_now_us(void);
+
 #endif

@@ -6,6 +6,7 @@
 #ifndef HS_CLI_H
 #define HS_CLI_H
 
+#include "audit/audit.h"
 #include "policy/policy.h"
 
 #include <stdbool.h>
@@ -16,7 +17,14 @@ struct hs_cli_run {
 	bool dry_run;
 	bool verbose;
 	int cmd_index; /* argv index of the command after "--", or argc if none */
+	/* audit (run_audit.c) */
+	struct hs_strv audit_specs; /* owned: --audit SPEC..., empty = the default store */
+	const char *audit_key;      /* --audit-key FILE (borrowed from argv) */
+	bool audit_sync;            /* --audit-sync */
+	bool no_audit;              /* --no-audit */
+	const char *agent_id;       /* --agent-id ID, NULL = "" */
 };
+void hs_cli_run_free(struct hs_cli_run *o);
 
 /* Parses the run flags (--policy, --level, --allow-dir, --allow-read,
  * --read-only, --no-network, --timeout, --max-memory, --max-procs,
@@ -34,6 +42,31 @@ int hs_cmd_run(int argc, char **argv);    /* harness run [OPTIONS] -- CMD [ARGS]
 int hs_cmd_check(int argc, char **argv);  /* harness check [--json] */
 int hs_cmd_policy(int argc, char **argv); /* harness policy show [RUN-OPTIONS] | check FILE... */
 int hs_cmd_audit(int argc, char **argv);  /* harness audit verify|query|tail|export ... */
+
+/* The audit trail of one `harness run` (run_audit.c). */
+struct hs_plan;
+struct hs_run_result;
+struct hs_audit;
+struct hs_run_audit {
+	struct hs_audit *log; /* NULL with --no-audit */
+	char run_id[33];
+	char *stores;         /* owned: the stores, for the summary line */
+};
+/* Opens the stores (fail closed), hides them from the sandbox, writes
+ * run.start. Returns an exit status (0 = go on). */
+int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_cli_run *o,
+		       const struct hs_policy *p, struct hs_plan *plan);
+/* Writes the limit and run.exit records and prints the summary; returns
+ * `code`, or 125 when the record could not be written. */
+int hs_run_audit_finish(struct hs_run_audit *ra, const struct hs_plan *plan,
+			const struct hs_run_result *res, const char *limit_hit, int code);
+void hs_run_audit_close(struct hs_run_audit *ra);
+/* Records one exec (and the command rule's verdict, if any) before it
+ * proceeds; -1 when it could not (the exec is refused and the run ends). */
+struct hs_exec_request;
+struct hs_cmd_verdict;
+int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req,
+		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v);
 
 /* Prints "harness: " + message (+ "\n") to stderr. */
 void hs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

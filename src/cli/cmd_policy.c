@@ -33,6 +33,7 @@ static int policy_show(int argc, char **argv)
 		free(json);
 	}
 	hs_policy_free(&p);
+	hs_cli_run_free(&o);
 	return r < 0 ? 0 : r;
 }
 

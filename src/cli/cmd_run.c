@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "policy/commands.h"
 #include "sandbox/sandbox.h"
 #include "supervise/run.h"
 
@@ -49,6 +50,14 @@ static const char run_usage[] =
 	"Running:\n"
 	"      --best-effort          run with the layers this system offers and say\n"
 	"                             which are missing, instead of refusing\n"
+	"Audit (see harness audit --help):\n"
+	"      --audit jsonl:PATH|sqlite:PATH\n"
+	"                             record to this store (repeatable); default:\n"
+	"                             sqlite:~/.local/state/harness/audit.db\n"
+	"      --audit-key FILE       chain records with HMAC-SHA-256 under this key\n"
+	"      --audit-sync           fsync every record before going on\n"
+	"      --agent-id ID          label the run's records with this agent id\n"
+	"      --no-audit             keep no record of this run\n"
 	"  -n, --dry-run              print the sandbox that would run, start nothing\n"
 	"  -v, --verbose              say which layers are up\n"
 	"  -h, --help                 show this help\n";
@@ -67,6 +76,11 @@ enum {
 	OPT_TMP_SIZE,
 	OPT_BEST_EFFORT,
 	OPT_ALLOW_HOST,
+	OPT_AUDIT,
+	OPT_AUDIT_KEY,
+	OPT_AUDIT_SYNC,
+	OPT_NO_AUDIT,
+	OPT_AGENT_ID,
 };
 
 static const struct option run_options[] = {
@@ -91,6 +105,11 @@ static const struct option run_options[] = {
 	{"best-effort", no_argument, NULL, OPT_BEST_EFFORT},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
+	{"audit", required_argument, NULL, OPT_AUDIT},
+	{"audit-key", required_argument, NULL, OPT_AUDIT_KEY},
+	{"audit-sync", no_argument, NULL, OPT_AUDIT_SYNC},
+	{"no-audit", no_argument, NULL, OPT_NO_AUDIT},
+	{"agent-id", required_argument, NULL, OPT_AGENT_ID},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -211,6 +230,23 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 		return hs_parse_size(arg, &l->tmp_size) < 0
 			       ? bad_value("--tmp-size", arg, "a size like 256M")
 			       : 0;
+	case OPT_AUDIT:
+		if (strncmp(arg, "jsonl:", 6) != 0 && strncmp(arg, "sqlite:", 7) != 0)
+			return bad_value("--audit", arg, "jsonl:PATH or sqlite:PATH");
+		hs_strv_push(&o->audit_specs, arg);
+		return 0;
+	case OPT_AUDIT_KEY:
+		o->audit_key = arg;
+		return 0;
+	case OPT_AUDIT_SYNC:
+		o->audit_sync = true;
+		return 0;
+	case OPT_NO_AUDIT:
+		o->no_audit = true;
+		return 0;
+	case OPT_AGENT_ID:
+		o->agent_id = arg;
+		return 0;
 	case OPT_BEST_EFFORT:
 		p->best_effort = true;
 		return 0;
@@ -297,22 +333,70 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	return 0;
 }
 
-/* -v: every exec inside, as the supervisor saw it. */
-static int print_exec(void *ctx, const struct hs_exec_request *req)
+static void print_exec(const struct hs_exec_request *req);
+
+struct run_ctx {
+	bool verbose;
+	struct hs_run_audit *ra;
+	struct hs_cmd_rules rules;  /* effective command rules (policy + built-in) */
+	const char *home, *project;
+};
+
+/* Tells the refused caller why, on its own stderr, and how to allow it. */
+static void tell_refusal(const struct hs_exec_request *req, const struct hs_cmd_verdict *v)
 {
-	(void)ctx;
+	const struct hs_cmd_rule *r = v->rule;
+	bool builtin = r->origin && strcmp(r->origin, "built-in") == 0;
+	char *msg = hs_xasprintf(
+	    "harness: %s '%s' by rule %s (%s)%s%s; %s\n",
+	    v->decision == HS_CMD_DENY ? "blocked" : "refused (needs a human's approval, and no "
+						     "approver is available in this version)",
+	    v->command, r->id, r->origin, r->reason ? ": " : "", r->reason ? r->reason : "",
+	    builtin ? "to allow it on purpose, run with a policy file saying "
+		      "\"commands\": {\"defaults\": false} and the built-in rules you want to "
+		      "keep (docs/commands.md)"
+		    : "to allow it on purpose, remove or narrow that rule");
+	hs_exec_tell(req->pid, msg);
+	free(msg);
+}
+
+/* Every exec inside, as the supervisor saw it: judged by the command rules,
+ * printed with -v, recorded (before it proceeds) in the audit trail. */
+static int on_exec(void *ctx, const struct hs_exec_request *req)
+{
+	struct run_ctx *rc = ctx;
 	if (!req->found)
+		return 0; /* a miss of a PATH search fails by itself: no record */
+	struct hs_cmd_verdict v;
+	struct hs_cmd_context cctx = {.cwd = req->cwd, .home = rc->home, .project = rc->project};
+	hs_cmd_evaluate(&rc->rules, &cctx, req->path, req->argv.v, req->argv.n, &v);
+	enum hs_audit_outcome outcome = v.decision == HS_CMD_DENY  ? HS_OUTCOME_BLOCKED
+					: v.decision == HS_CMD_ASK ? HS_OUTCOME_DENIED
+					: v.unparsed_shell || req->truncated ? HS_OUTCOME_FLAGGED
+									      : HS_OUTCOME_ALLOWED;
+	if (rc->verbose)
+		print_exec(req);
+	if (hs_run_audit_exec(rc->ra, req, outcome, &v) < 0)
+		return -1;
+	if (v.decision == HS_CMD_ALLOW)
 		return 0;
+	/* Ask: approvals (tty prompt, --approver) are not built yet, so a
+	 * command that needs one is refused: never silently allowed. */
+	tell_refusal(req, &v);
+	return EPERM;
+}
+
+static void print_exec(const struct hs_exec_request *req)
+{
 	fprintf(stderr, "harness: exec %s [", req->path);
 	for (size_t i = 0; i < req->argv.n; i++)
 		fprintf(stderr, "%s%s", i ? " " : "", req->argv.v[i]);
 	fprintf(stderr, "%s] in %s\n", req->truncated ? " ..." : "", req->cwd);
-	return 0;
 }
 
 static void run_started(const struct hs_run_result *res, void *ctx)
 {
-	const bool *verbose = ctx;
+	const bool *verbose = &((const struct run_ctx *)ctx)->verbose;
 	unsigned l = res->layers;
 	if (res->fell_back) {
 		hs_cli_error("best effort: %s", res->fallback_why);
@@ -335,70 +419,104 @@ static void run_started(const struct hs_run_result *res, void *ctx)
 			res->landlock_abi);
 }
 
-/* Names any limit that was hit, on stderr; returns the exit status. */
-static int report_outcome(const struct hs_plan *plan, const struct hs_run_result *res)
+/* Which limit ended the run, if one did: "timeout", "memory", "processes",
+ * "cpu", "file_size", or NULL. */
+static const char *limit_hit(const struct hs_plan *plan, const struct hs_run_result *res)
+{
+	const struct hs_outcome *out = &res->out;
+	if (out->timed_out)
+		return "timeout";
+	if (out->setup_error[0] || out->exec_errno)
+		return NULL;
+	if (res->pids_max_hit)
+		return "processes";
+	if (!WIFSIGNALED(out->status))
+		return NULL;
+	int sig = WTERMSIG(out->status);
+	if (sig == SIGKILL && res->oom_killed)
+		return "memory";
+	if (sig == SIGXCPU || (sig == SIGKILL && plan->limits.cpu_seconds && !res->oom_killed &&
+			       !out->signal_received))
+		return "cpu";
+	if (sig == SIGXFSZ)
+		return "file_size";
+	return NULL;
+}
+
+/* Says why the run ended when harness knows better than the exit status:
+ * a limit (named, with the flag that raises it), a command that could not
+ * be executed. */
+static void report_outcome(const struct hs_plan *plan, const struct hs_run_result *res,
+			   const char *limit)
 {
 	const struct hs_outcome *out = &res->out;
 	const char *cmd = plan->argv.v[0];
-	int code = hs_run_exit_code(res);
-	if (out->timed_out) {
+	const struct hs_limits *l = &plan->limits;
+	if (out->setup_error[0])
+		hs_cli_error("%s: %s", cmd, out->setup_error);
+	else if (out->exec_errno == ENOENT)
+		hs_cli_error("%s: command not found inside the sandbox (searched PATH; grant its "
+			     "directory with --allow-read, or give its full path)",
+			     cmd);
+	else if (out->exec_errno)
+		hs_cli_error("%s: cannot execute inside the sandbox: %s", cmd,
+			     strerror(out->exec_errno));
+	if (!limit)
+		return;
+	if (!strcmp(limit, "timeout"))
 		hs_cli_error("wall-clock limit of %llu ms reached: the whole sandbox was killed "
 			     "(raise it with --timeout, or limits.timeout in the policy)",
-			     (unsigned long long)plan->limits.timeout_ms);
-		return code;
-	}
-	if (out->setup_error[0]) {
-		hs_cli_error("%s: %s", cmd, out->setup_error);
-		return code;
-	}
-	if (out->exec_errno) {
-		if (out->exec_errno == ENOENT)
-			hs_cli_error("%s: command not found inside the sandbox (searched PATH; grant "
-				     "its directory with --allow-read, or give its full path)",
-				     cmd);
-		else
-			hs_cli_error("%s: cannot execute inside the sandbox: %s", cmd,
-				     strerror(out->exec_errno));
-		return code;
-	}
-	int st = out->status;
-	if (res->pids_max_hit)
+			     (unsigned long long)l->timeout_ms);
+	else if (!strcmp(limit, "processes"))
 		hs_cli_error("process limit of %llu reached: fork() failed inside the sandbox "
 			     "(raise it with --max-procs)",
-			     (unsigned long long)plan->limits.max_procs);
-	if (WIFEXITED(st))
-		return code;
-	int sig = code - 128;
-	if (sig == SIGKILL && res->oom_killed)
+			     (unsigned long long)l->max_procs);
+	else if (!strcmp(limit, "memory"))
 		hs_cli_error("memory limit of %llu bytes reached: the kernel killed %s (raise it "
 			     "with --max-memory)",
-			     (unsigned long long)plan->limits.memory_bytes, cmd);
-	else if (sig == SIGXCPU || (sig == SIGKILL && plan->limits.cpu_seconds &&
-				    !res->oom_killed && !out->signal_received))
+			     (unsigned long long)l->memory_bytes, cmd);
+	else if (!strcmp(limit, "cpu"))
 		hs_cli_error("CPU limit of %llu s reached: %s was killed (raise it with --max-cpu)",
-			     (unsigned long long)plan->limits.cpu_seconds, cmd);
-	else if (sig == SIGXFSZ)
+			     (unsigned long long)l->cpu_seconds, cmd);
+	else if (!strcmp(limit, "file_size"))
 		hs_cli_error("file size limit of %llu bytes reached: %s was killed (raise it with "
 			     "--max-file-size)",
-			     (unsigned long long)plan->limits.max_file_size, cmd);
-	return code;
+			     (unsigned long long)l->max_file_size, cmd);
 }
 
-static int run_plan(struct hs_plan *plan, bool verbose)
+/* Runs the plan with its audit trail; returns the exit status. */
+static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct hs_cli_run *o)
 {
-	struct hs_error err;
+	struct hs_run_audit ra;
 	struct hs_run_result res;
-	hs_error_clear(&err);
-	struct hs_run_hooks hooks = {.started = run_started, .ctx = &verbose};
-	if (verbose) {
-		plan->intercept_exec = true;
-		hooks.on_exec = print_exec;
+	struct hs_error err;
+	int code = hs_run_audit_start(&ra, o, p, plan);
+	if (code != 0) {
+		hs_run_audit_close(&ra);
+		return code;
 	}
+	hs_error_clear(&err);
+	struct run_ctx rc = {.verbose = o->verbose, .ra = &ra, .home = plan->home,
+			     .project = plan->cwd};
+	hs_cmd_rules_effective(&rc.rules, &p->commands, p->commands_defaults, p->level);
+	struct hs_run_hooks hooks = {.started = run_started, .on_exec = on_exec, .ctx = &rc};
+	/* Every exec is stopped for the rules, the record and -v before it
+	 * proceeds. */
+	plan->intercept_exec = rc.rules.n > 0 || ra.log != NULL || o->verbose;
 	if (hs_run_plan(plan, &hooks, &res, &err) < 0) {
 		hs_cli_error("%s", err.msg);
+		hs_cmd_rules_free(&rc.rules);
+		memset(&res, 0, sizeof(res));
+		code = hs_run_audit_finish(&ra, plan, &res, NULL, HS_EXIT_HARNESS);
+		hs_run_audit_close(&ra);
 		return HS_EXIT_HARNESS;
 	}
-	return report_outcome(plan, &res);
+	hs_cmd_rules_free(&rc.rules);
+	const char *limit = limit_hit(plan, &res);
+	report_outcome(plan, &res, limit);
+	code = hs_run_audit_finish(&ra, plan, &res, limit, hs_run_exit_code(&res));
+	hs_run_audit_close(&ra);
+	return code;
 }
 
 int hs_cmd_run(int argc, char **argv)
@@ -407,21 +525,20 @@ int hs_cmd_run(int argc, char **argv)
 	struct hs_cli_run o;
 	hs_policy_init(&p);
 	int r = hs_cli_parse_run_options(argc, argv, &p, &o, false);
-	if (r != 0) {
-		hs_policy_free(&p);
-		return r < 0 ? 0 : r;
-	}
-	if (o.cmd_index >= argc) {
+	if (r == 0 && o.cmd_index >= argc) {
 		hs_cli_error("no command given: harness run [OPTIONS] -- CMD [ARGS] (see 'harness "
 			     "run --help')");
-		hs_policy_free(&p);
-		return HS_EXIT_HARNESS;
+		r = HS_EXIT_HARNESS;
 	}
 	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd))) {
+	if (r == 0 && !getcwd(cwd, sizeof(cwd))) {
 		hs_cli_error("cannot determine the current directory: %s", strerror(errno));
+		r = HS_EXIT_HARNESS;
+	}
+	if (r != 0) {
 		hs_policy_free(&p);
-		return HS_EXIT_HARNESS;
+		hs_cli_run_free(&o);
+		return r < 0 ? 0 : r;
 	}
 	struct hs_plan plan;
 	struct hs_error err;
@@ -432,6 +549,7 @@ int hs_cmd_run(int argc, char **argv)
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
 		hs_policy_free(&p);
+		hs_cli_run_free(&o);
 		return HS_EXIT_HARNESS;
 	}
 	for (size_t i = 0; i < plan.warnings.n && !o.dry_run; i++)
@@ -445,10 +563,11 @@ int hs_cmd_run(int argc, char **argv)
 		hs_plan_describe(&plan, stdout);
 		code = 0;
 	} else {
-		code = run_plan(&plan, o.verbose);
+		code = run_audited(&plan, &p, &o);
 	}
 	hs_plan_cleanup_placeholders(&plan);
 	hs_plan_free(&plan);
 	hs_policy_free(&p);
+	hs_cli_run_free(&o);
 	return code;
 }

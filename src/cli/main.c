@@ -34,6 +34,7 @@ static const char usage_text[] =
 	"  check [--json]                  show which isolation layers this kernel offers\n"
 	"  policy show [OPTIONS]           print the effective policy (run options apply)\n"
 	"  policy check FILE...            validate policy files\n"
+	"  audit verify|query|tail|export  check and read the audit log (see 'audit --help')\n"
 	"  help                            show this help\n"
 	"\n"
 	"Run 'harness run --help' for the run options. Exit codes: the command's own\n"
@@ -77,7 +78,9 @@ int main(int argc, char **argv)
 		return hs_cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "policy"))
 		return hs_cmd_policy(argc - 1, argv + 1);
-	hs_cli_error("unknown command '%s'; commands are run, check, policy, help "
+	if (!strcmp(cmd, "audit"))
+		return hs_cmd_audit(argc - 1, argv + 1);
+	hs_cli_error("unknown command '%s'; commands are run, check, policy, audit, help "
 		     "(see 'harness --help')",
 		     cmd);
 	return HS_EXIT_HARNESS;

@@ -281,7 +281,7 @@ static size_t lx_too_deep(const char *b, size_t n, size_t max)
 
 /* ---- load context, paths and errors ---- */
 
-#define LD_PATH_MAX 8 /* deepest schema path: filesystem.read[i].path */
+#define LD_PATH_MAX 8 /* deepest schema path: commands.deny[i].examples.match[j] */
 
 struct ld {
 	const char *buf;
@@ -953,6 +953,263 @@ static const struct member limits_members[] = {
     {"file_size", ld_file_size}, {"open_files", ld_open_files},
 };
 
+/* ---- command rules (commands.h) ---- */
+
+#define LD_MAX_EXAMPLE 4096 /* bytes of one example command line */
+#define LD_MAX_REASON 1024
+
+static const struct member rule_members[] = {
+    {"match", NULL}, {"glob", NULL}, {"pipe_from", NULL}, {"reason", NULL}, {"examples", NULL},
+};
+
+static const struct member examples_members[] = {
+    {"match", NULL},
+    {"no_match", NULL},
+};
+
+typedef int (*rule_check_fn)(const char *s, char *why, size_t len);
+
+static int why_is(char *why, size_t len, const char *msg)
+{
+	snprintf(why, len, "%s", msg);
+	return -1;
+}
+
+static int example_check(const char *s, char *why, size_t len)
+{
+	if (!*s)
+		return why_is(why, len, "is empty; write a command line like \"git push -f\"");
+	if (strlen(s) > LD_MAX_EXAMPLE)
+		return why_is(why, len, "is longer than 4096 bytes");
+	return 0;
+}
+
+static int reason_check(const char *s, char *why, size_t len)
+{
+	if (!*s)
+		return why_is(why, len, "is empty; leave \"reason\" out instead");
+	if (strlen(s) > LD_MAX_REASON)
+		return why_is(why, len, "is longer than 1024 bytes");
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return why_is(
+			    why, len,
+			    "has a control character; the reason is shown to the agent on "
+			    "one line");
+	return 0;
+}
+
+/* A string member of a rule, checked. */
+static int rule_string(struct ld *l, json_t *obj, const char *key, rule_check_fn check, char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	char why[256], q[128];
+	if (!v)
+		return 0;
+	path_key(l, key);
+	if (!json_is_string(v))
+		return fail_type(l, v, "a string");
+	if (check(json_string_value(v), why, sizeof(why)) < 0)
+		return fail(l, AT_VALUE, "%s %s", hs__quote(json_string_value(v), q, sizeof(q)),
+			    why);
+	*out = hs_xstrdup(json_string_value(v));
+	path_pop(l);
+	return 0;
+}
+
+/* An array-of-strings member of obj into sv, each checked (NULL: any). */
+static int rule_strings(struct ld *l, json_t *obj, const char *key, rule_check_fn check,
+			struct hs_strv *sv)
+{
+	json_t *arr = json_object_get(obj, key);
+	char why[256], q[128];
+	if (!arr)
+		return 0;
+	path_key(l, key);
+	if (!json_is_array(arr))
+		return fail_type(l, arr, "an array of strings ([...])");
+	if (json_array_size(arr) > HS_POLICY_MAX_LIST)
+		return fail(l, AT_VALUE, "has %zu entries; at most %d are allowed",
+			    json_array_size(arr), HS_POLICY_MAX_LIST);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i);
+		path_index(l, i);
+		if (!json_is_string(e))
+			return fail_type(l, e, "a string");
+		if (check && check(json_string_value(e), why, sizeof(why)) < 0)
+			return fail(l, AT_VALUE, "%s %s",
+				    hs__quote(json_string_value(e), q, sizeof(q)), why);
+		hs_strv_push(sv, json_string_value(e));
+		path_pop(l);
+	}
+	path_pop(l);
+	return 0;
+}
+
+static int rule_match(struct ld *l, json_t *obj, struct hs_cmd_rule *r)
+{
+	char why[256], q[128];
+	size_t bad;
+	if (!json_object_get(obj, "match"))
+		return 0;
+	if (rule_strings(l, obj, "match", NULL, &r->match) < 0)
+		return -1;
+	if (hs_cmd_match_check(&r->match, &bad, why, sizeof(why)) == 0)
+		return 0;
+	path_key(l, "match");
+	if (bad >= r->match.n)
+		return fail(l, AT_VALUE, "%s", why);
+	path_index(l, bad);
+	return fail(l, AT_VALUE, "%s %s", hs__quote(r->match.v[bad], q, sizeof(q)), why);
+}
+
+static int rule_glob(struct ld *l, json_t *obj, struct hs_cmd_rule *r)
+{
+	return rule_string(l, obj, "glob", hs_cmd_glob_check, &r->glob);
+}
+
+static int rule_examples(struct ld *l, json_t *obj, struct hs_cmd_rule *r)
+{
+	json_t *ex = json_object_get(obj, "examples");
+	if (!ex)
+		return 0;
+	path_key(l, "examples");
+	if (!json_is_object(ex))
+		return fail_type(l, ex,
+				 "an object like {\"match\": [\"git push -f\"], \"no_match\": "
+				 "[\"git push\"]}");
+	if (check_keys(l, ex, examples_members, HS_ARRAY_LEN(examples_members)) < 0 ||
+	    rule_strings(l, ex, "match", example_check, &r->examples_match) < 0 ||
+	    rule_strings(l, ex, "no_match", example_check, &r->examples_no_match) < 0)
+		return -1;
+	path_pop(l);
+	return 0;
+}
+
+/* Rules that test themselves: each example must (not) be matched. */
+static int rule_self_test(struct ld *l, const struct hs_cmd_rule *r, bool want,
+			  const struct hs_strv *examples)
+{
+	char q[160], note[160] = "";
+	for (size_t i = 0; i < examples->n; i++) {
+		const char *unparsed = NULL;
+		if (hs_cmd_rule_test(r, examples->v[i], &unparsed) == want)
+			continue;
+		path_key(l, "examples");
+		path_key(l, want ? "match" : "no_match");
+		path_index(l, i);
+		if (unparsed)
+			snprintf(note, sizeof(note), " (harness could not read all of it: %s)",
+				 unparsed);
+		hs__quote(examples->v[i], q, sizeof(q));
+		if (want)
+			return fail(l, AT_VALUE, "%s is not matched by this rule%s", q, note);
+		return fail(l, AT_VALUE,
+			    "%s is matched by this rule, but is listed under no_match%s", q, note);
+	}
+	return 0;
+}
+
+static int rule_fields(struct ld *l, json_t *obj, struct hs_cmd_rule *r)
+{
+	if (check_keys(l, obj, rule_members, HS_ARRAY_LEN(rule_members)) < 0)
+		return -1;
+	if (!json_object_get(obj, "match") && !json_object_get(obj, "glob"))
+		return fail(l, AT_VALUE,
+			    "a rule needs \"match\" (tokens, like [\"git\", \"push\", "
+			    "\"-{f/force}\"]) or \"glob\" (a pattern of the command line, like "
+			    "\"rm -rf /*\")");
+	if (rule_match(l, obj, r) < 0 || rule_glob(l, obj, r) < 0 ||
+	    rule_strings(l, obj, "pipe_from", hs_cmd_program_check, &r->pipe_from) < 0 ||
+	    rule_string(l, obj, "reason", reason_check, &r->reason) < 0 ||
+	    rule_examples(l, obj, r) < 0)
+		return -1;
+	if (rule_self_test(l, r, true, &r->examples_match) < 0 ||
+	    rule_self_test(l, r, false, &r->examples_no_match) < 0)
+		return -1;
+	return 0;
+}
+
+/* One rule of commands.LIST[index]; `at` is its offset, for the origin. */
+static int ld_rule(struct ld *l, json_t *e, enum hs_cmd_decision d, size_t index, size_t at)
+{
+	struct hs_cmd_rules *rules = &l->p->commands;
+	struct hs_cmd_rule r;
+	if (!json_is_object(e))
+		return fail_type(
+		    l, e,
+		    "a rule object like {\"match\": [\"git\", \"push\", \"-{f/force}\"], "
+		    "\"reason\": \"...\"}");
+	if (rules->n >= HS_POLICY_MAX_LIST)
+		return fail(l, AT_VALUE, "too many command rules; at most %d are allowed",
+			    HS_POLICY_MAX_LIST);
+	memset(&r, 0, sizeof(r));
+	r.decision = d;
+	if (rule_fields(l, e, &r) < 0) {
+		hs_cmd_rule_free(&r);
+		return -1;
+	}
+	r.id = hs_xasprintf("commands.%s[%zu]", hs_cmd_decision_name(d), index);
+	r.origin = ld_origin_at(l, at);
+	rules->v = hs_xrealloc(rules->v, (rules->n + 1) * sizeof(*rules->v));
+	rules->v[rules->n++] = r; /* moved */
+	return 0;
+}
+
+static int ld_rules(struct ld *l, json_t *arr, enum hs_cmd_decision d)
+{
+	size_t key_at, arr_at, at = SIZE_MAX;
+	if (!json_is_array(arr))
+		return fail_type(l, arr, "an array of rules ([{\"match\": [...]}, ...])");
+	if (json_array_size(arr) > HS_POLICY_MAX_LIST)
+		return fail(l, AT_VALUE, "has %zu entries; at most %d are allowed",
+			    json_array_size(arr), HS_POLICY_MAX_LIST);
+	if (!lx_locate(l->buf, l->len, l->path, l->depth, &key_at, &arr_at) ||
+	    !lx_first(l->buf, l->len, arr_at, &at))
+		at = SIZE_MAX;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		path_index(l, i);
+		if (ld_rule(l, json_array_get(arr, i), d, i, at) < 0)
+			return -1;
+		path_pop(l);
+		if (at != SIZE_MAX && !lx_next(l->buf, l->len, at, &at))
+			at = SIZE_MAX;
+	}
+	return 0;
+}
+
+static int ld_cmd_deny(struct ld *l, json_t *v)
+{
+	return ld_rules(l, v, HS_CMD_DENY);
+}
+
+static int ld_cmd_ask(struct ld *l, json_t *v)
+{
+	return ld_rules(l, v, HS_CMD_ASK);
+}
+
+static int ld_cmd_allow(struct ld *l, json_t *v)
+{
+	return ld_rules(l, v, HS_CMD_ALLOW);
+}
+
+static int ld_cmd_defaults(struct ld *l, json_t *v)
+{
+	return get_bool(l, v, &l->p->commands_defaults);
+}
+
+static const struct member commands_members[] = {
+    {"deny", ld_cmd_deny},
+    {"ask", ld_cmd_ask},
+    {"allow", ld_cmd_allow},
+    {"defaults", ld_cmd_defaults},
+};
+
+static int ld_commands(struct ld *l, json_t *v)
+{
+	return ld_object(l, v, commands_members, HS_ARRAY_LEN(commands_members));
+}
+
 static int ld_filesystem(struct ld *l, json_t *v)
 {
 	return ld_object(l, v, filesystem_members, HS_ARRAY_LEN(filesystem_members));
@@ -984,9 +1241,10 @@ static int ld_comment(struct ld *l, json_t *v)
 }
 
 static const struct member top_members[] = {
-    {"$schema", ld_comment}, {"description", ld_comment},   {"extends", NULL},
-    {"level", NULL},	     {"filesystem", ld_filesystem}, {"network", ld_network},
-    {"env", ld_env},	     {"limits", ld_limits},	    {"best_effort", ld_best_effort},
+    {"$schema", ld_comment},   {"description", ld_comment},   {"extends", NULL},
+    {"level", NULL},	       {"filesystem", ld_filesystem}, {"network", ld_network},
+    {"env", ld_env},	       {"limits", ld_limits},	      {"best_effort", ld_best_effort},
+    {"commands", ld_commands},
 };
 
 /* For a key in the wrong place: which section it belongs in. */
@@ -1002,6 +1260,8 @@ static const char *section_of(const char *key)
 	    {"network", network_members, HS_ARRAY_LEN(network_members)},
 	    {"env", env_members, HS_ARRAY_LEN(env_members)},
 	    {"limits", limits_members, HS_ARRAY_LEN(limits_members)},
+	    {"commands", commands_members, HS_ARRAY_LEN(commands_members)},
+	    {"a command rule (commands.deny[i], ...)", rule_members, HS_ARRAY_LEN(rule_members)},
 	    {"the top level", top_members, HS_ARRAY_LEN(top_members)},
 	};
 	for (size_t i = 0; i < HS_ARRAY_LEN(sections); i++)

@@ -20,6 +20,7 @@ void hs_policy_init(struct hs_policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->level = -1;
+	p->commands_defaults = true;
 }
 
 static void grant_free(struct hs_grant *g)
@@ -43,6 +44,7 @@ void hs_policy_free(struct hs_policy *p)
 	hs_strv_clear(&p->env_set);
 	hs_strv_clear(&p->net_allow);
 	hs_strv_clear(&p->net_deny);
+	hs_cmd_rules_free(&p->commands);
 	hs_policy_init(p);
 }
 
@@ -76,6 +78,8 @@ void hs_policy_copy(struct hs_policy *dst, const struct hs_policy *src)
 	hs_strv_copy(&dst->net_deny, &src->net_deny);
 	dst->limits = src->limits;
 	dst->best_effort = src->best_effort;
+	hs_cmd_rules_copy(&dst->commands, &src->commands);
+	dst->commands_defaults = src->commands_defaults;
 }
 
 /* ---- grants ---- */
@@ -466,6 +470,45 @@ static json_t *limits_json(const struct hs_limits *l)
 	return o;
 }
 
+/* A command rule as written in a policy file (id and origin are not
+ * printed: loading the output gives them again). */
+static json_t *cmd_rule_json(const struct hs_cmd_rule *r)
+{
+	json_t *o = json_object();
+	if (r->match.n)
+		json_object_set_new(o, "match", strv_json(&r->match));
+	if (r->glob)
+		json_object_set_new(o, "glob", jstr(r->glob));
+	if (r->pipe_from.n)
+		json_object_set_new(o, "pipe_from", strv_json(&r->pipe_from));
+	if (r->reason)
+		json_object_set_new(o, "reason", jstr(r->reason));
+	if (r->examples_match.n || r->examples_no_match.n) {
+		json_t *ex = json_object();
+		if (r->examples_match.n)
+			json_object_set_new(ex, "match", strv_json(&r->examples_match));
+		if (r->examples_no_match.n)
+			json_object_set_new(ex, "no_match", strv_json(&r->examples_no_match));
+		json_object_set_new(o, "examples", ex);
+	}
+	return o;
+}
+
+static json_t *commands_json(const struct hs_policy *p)
+{
+	static const enum hs_cmd_decision order[] = {HS_CMD_DENY, HS_CMD_ASK, HS_CMD_ALLOW};
+	json_t *c = json_object();
+	for (size_t d = 0; d < HS_ARRAY_LEN(order); d++) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < p->commands.n; i++)
+			if (p->commands.v[i].decision == order[d])
+				json_array_append_new(a, cmd_rule_json(&p->commands.v[i]));
+		json_object_set_new(c, hs_cmd_decision_name(order[d]), a);
+	}
+	json_object_set_new(c, "defaults", json_boolean(p->commands_defaults));
+	return c;
+}
+
 char *hs_policy_to_json(const struct hs_policy *p)
 {
 	json_t *root = json_object(), *net = json_object();
@@ -475,6 +518,7 @@ char *hs_policy_to_json(const struct hs_policy *p)
 	json_object_set_new(net, "allow", strv_json(&p->net_allow));
 	json_object_set_new(net, "deny", strv_json(&p->net_deny));
 	json_object_set_new(root, "network", net);
+	json_object_set_new(root, "commands", commands_json(p));
 	json_object_set_new(root, "env", env_json(p));
 	json_object_set_new(root, "limits", limits_json(&p->limits));
 	json_object_set_new(root, "best_effort", json_boolean(p->best_effort));

@@ -15,6 +15,7 @@
 #define HS_POLICY_H
 
 #include "../common/common.h"
+#include "commands.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,6 +74,13 @@ struct hs_policy {
 
 	struct hs_limits limits;
 	bool best_effort; /* run with the layers available, say which are missing */
+
+	/* Command rules (policy key "commands", see commands.h and
+	 * docs/commands.md): the policy's own rules, in the order loaded
+	 * (layers append), and whether the built-in rules apply too
+	 * (hs_cmd_rules_effective; true unless a layer says "defaults": false). */
+	struct hs_cmd_rules commands;
+	bool commands_defaults;
 };
 
 /* Presets shipped with the tool. */

@@ -454,6 +454,11 @@ __attribute__((noreturn)) static void exec_command(const struct hs_plan *plan,
 	for (size_t i = 0; i < HS_ARRAY_LEN(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	/* pid 1 made itself non-dumpable and we inherited that: undo it, so
+	 * the supervisor (not privileged over us when it runs unprivileged)
+	 * can read our execve arguments. Nothing but pid 1 exists yet to
+	 * read this copy of its memory, and execve replaces it. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* The command starts with no signal blocked, whatever harness had. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

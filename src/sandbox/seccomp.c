@@ -195,6 +195,18 @@ static int set_attrs(scmp_filter_ctx ctx, struct hs_error *err)
 	return 0;
 }
 
+/* prctl(PR_SET_DUMPABLE, 0) would make a process's memory unreadable to an
+ * unprivileged supervisor, hiding the arguments of its next execve from
+ * the exec record and the command rules: refused while exec is intercepted. */
+static int add_dumpable_rule(scmp_filter_ctx ctx, struct hs_error *err)
+{
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(prctl), 2,
+				  SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE), SCMP_A1(SCMP_CMP_EQ, 0));
+	if (rc < 0)
+		return scmp_fail(rc, err, "cannot add a rule for", "prctl(PR_SET_DUMPABLE)");
+	return 0;
+}
+
 /* execve and execveat stop in the kernel until the supervisor, holding the
  * filter's listener fd, answers (seccomp user notification). */
 static int add_exec_notify(scmp_filter_ctx ctx, struct hs_error *err)
@@ -221,6 +233,8 @@ static int build_and_load(int *notify_fd, struct hs_error *err)
 		r = add_ioctl_rules(ctx, err);
 	if (r == 0 && notify_fd)
 		r = add_exec_notify(ctx, err);
+	if (r == 0 && notify_fd)
+		r = add_dumpable_rule(ctx, err);
 	if (r == 0) {
 		/* Safety: seccomp_load sets no_new_privs (SCMP_FLTATR_CTL_NNP
 		 * is on by default) and then attaches the filter, which is

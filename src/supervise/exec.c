@@ -132,7 +132,12 @@ int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
 		hs_strv_clear(&req.argv);
 		return 0;
 	}
-	int decision = hook ? hook(ctx, &req) : 0;
+	/* Arguments we cannot read cannot be recorded or judged: refuse the
+	 * exec (the kernel would have failed a bad pointer anyway). */
+	int decision = !req.path[0] ? EPERM : hook ? hook(ctx, &req) : 0;
+	if (!req.path[0])
+		hs_exec_tell(req.pid, "harness: refused an exec whose path could not be read by the "
+				      "supervisor\n");
 	memset(&resp, 0, sizeof(resp));
 	resp.id = n.id;
 	if (decision == 0) {

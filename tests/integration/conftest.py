@@ -168,10 +168,19 @@ class Harness:
 
 
 @pytest.fixture
-def base_env(home):
+def state_dir(tmp_path):
+    """XDG_STATE_HOME of the runs: the default audit store lives here, away
+    from the HOME the tests inspect (test_audit.py covers the default)."""
+    d = tmp_path / "state"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def base_env(home, state_dir):
     user = pwd.getpwuid(os.getuid()).pw_name
     e = {"PATH": CLEAN_PATH, "HOME": str(home), "LANG": "C.UTF-8", "USER": user,
-         "LOGNAME": user, "TERM": "dumb"}
+         "LOGNAME": user, "TERM": "dumb", "XDG_STATE_HOME": str(state_dir)}
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:
             e[k] = os.environ[k]

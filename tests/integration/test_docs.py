@@ -71,7 +71,7 @@ def help_of(*words):
 
 
 def all_help():
-    return {w: help_of(*w.split()) for w in ["", "run", "policy", "check"]}
+    return {w: help_of(*w.split()) for w in ["", "run", "policy", "check", "audit"]}
 
 
 def help_long_options(text):

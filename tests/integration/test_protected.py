@@ -267,7 +267,10 @@ def test_existing_protected_path_is_read_only(harness, project, path):
     d = os.path.dirname(path) or "."
     r = harness.sh(f"cat {path}; echo evil >> {path}; echo evil > {path}; : > {path}; "
                    f"chmod 777 {path}; mv {path} {path}.bak; echo evil > {path}; rm -f {path}; "
-                   f"[ {d} != . ] && rm -rf {d} && mkdir {d} && echo evil > {path}; true")
+                   # (no `rm -rf .` in the text for top-level names: the command
+                   # rules would refuse the whole script, which proves nothing here)
+                   + (f"rm -rf {d} && mkdir {d} && echo evil > {path}; " if d != "." else "")
+                   + "true")
     assert "original" in r.out, r  # still readable
     assert snapshot(target) == snap, f"{path} changed on the host"
     assert tree(project) == before

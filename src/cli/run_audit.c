@@ -1,0 +1,267 @@
+/*
+ * run_audit.c: the audit records of one `harness run`: the stores are
+ * opened before anything starts (a store that cannot be written stops the
+ * run: fail closed), hidden from the sandbox wherever a grant would expose
+ * them, and get run.start before the sandbox exists, then the limit that
+ * was hit (if any) and run.exit, then a one-line summary on stderr.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "audit/audit.h"
+#include "policy/commands.h"
+#include "sandbox/sandbox.h"
+#include "supervise/exec.h"
+#include "supervise/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void hs_cli_run_free(struct hs_cli_run *o)
+{
+	hs_strv_clear(&o->audit_specs);
+}
+
+static char *sha256_hex(const char *s)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char *hex = hs_xcalloc(2 * EVP_MAX_MD_SIZE + 1, 1);
+	if (EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) != 1)
+		return hex;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}
+
+/* The store paths a sandbox must never reach: the files (and SQLite's
+ * -wal/-shm companions), or the whole directory of the default store. */
+static int hide_stores(const struct hs_cli_run *o, struct hs_plan *plan, struct hs_error *err)
+{
+	if (o->audit_specs.n == 0) {
+		char *path = hs_audit_default_path();
+		char *dir = hs_xstrdup(path);
+		int r = hs_plan_hide_host_path(plan, dirname(dir), err);
+		free(dir);
+		free(path);
+		return r;
+	}
+	for (size_t i = 0; i < o->audit_specs.n; i++) {
+		const char *spec = o->audit_specs.v[i];
+		const char *colon = strchr(spec, ':');
+		const char *path = colon ? colon + 1 : spec;
+		bool sqlite = strncmp(spec, "sqlite:", 7) == 0;
+		static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+		for (size_t k = 0; k < (sqlite ? HS_ARRAY_LEN(suffixes) : 1); k++) {
+			char *p = hs_xasprintf("%s%s", path, suffixes[k]);
+			int r = hs_plan_hide_host_path(plan, p, err);
+			free(p);
+			if (r < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static json_t *start_metadata(const struct hs_policy *p, const struct hs_plan *plan)
+{
+	struct utsname u;
+	char host[256] = "";
+	if (uname(&u) == 0)
+		snprintf(host, sizeof(host), "%s", u.nodename);
+	struct passwd *pw = getpwuid(getuid());
+	json_t *argv = json_array();
+	for (size_t i = 0; i < plan->argv.n; i++)
+		json_array_append_new(argv, json_string(plan->argv.v[i]));
+	char *policy_json = hs_policy_to_json(p);
+	char *digest = sha256_hex(policy_json);
+	json_t *m = json_pack("{s:o, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "argv", argv, "cwd",
+			      plan->cwd, "user", pw ? pw->pw_name : "", "uid",
+			      (json_int_t)getuid(), "host", host, "kernel",
+			      uname(&u) == 0 ? u.release : "", "harness", HS_VERSION, "policy",
+			      p->name ? p->name : "(custom)", "policy_sha256", digest);
+	free(digest);
+	free(policy_json);
+	return m;
+}
+
+static char *describe_stores(const struct hs_cli_run *o)
+{
+	if (o->audit_specs.n == 0) {
+		char *path = hs_audit_default_path();
+		char *s = hs_xasprintf("sqlite:%s", path);
+		free(path);
+		return s;
+	}
+	char *s = hs_xstrdup(o->audit_specs.v[0]);
+	for (size_t i = 1; i < o->audit_specs.n; i++) {
+		char *t = hs_xasprintf("%s, %s", s, o->audit_specs.v[i]);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_cli_run *o,
+		       const struct hs_policy *p, struct hs_plan *plan)
+{
+	struct hs_error err;
+	unsigned char *key = NULL;
+	size_t keylen = 0;
+	memset(ra, 0, sizeof(*ra));
+	hs_audit_new_run_id(ra->run_id);
+	if (o->no_audit)
+		return 0;
+	hs_error_clear(&err);
+	if (o->audit_key && hs_audit_read_key(o->audit_key, &key, &keylen, &err) < 0) {
+		hs_cli_error("--audit-key %s: %s", o->audit_key, err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	ra->stores = describe_stores(o);
+	int opened = hs_audit_open(&ra->log, &o->audit_specs, key, keylen, o->audit_sync,
+				   ra->run_id, o->agent_id ? o->agent_id : "", &err);
+	if (key)
+		hs_audit_free_key(key, keylen);
+	if (opened < 0) {
+		hs_cli_error("audit: %s; nothing was started (fix the store, choose another with "
+			     "--audit, or pass --no-audit to run without a record on purpose)",
+			     err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	if (hide_stores(o, plan, &err) < 0) {
+		hs_cli_error("audit: %s", err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	json_t *meta = start_metadata(p, plan);
+	struct hs_audit_event ev = {.action_type = "run.start",
+				    .target = plan->argv.v[0],
+				    .outcome = HS_OUTCOME_ALLOWED,
+				    .metadata = meta};
+	int r = hs_audit_write(ra->log, &ev, &err);
+	json_decref(meta);
+	if (r < 0) {
+		hs_cli_error("audit: cannot record the start of the run: %s; nothing was started",
+			     err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	return 0;
+}
+
+static json_t *layers_json(unsigned l)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{HS_LAYER_USERNS, "userns"},     {HS_LAYER_MOUNT, "mount"},   {HS_LAYER_PID, "pidns"},
+		{HS_LAYER_NET, "netns"},         {HS_LAYER_LANDLOCK, "landlock"},
+		{HS_LAYER_SECCOMP, "seccomp"},   {HS_LAYER_CAPS, "no-caps"},
+	};
+	json_t *a = json_array();
+	for (size_t i = 0; i < HS_ARRAY_LEN(names); i++)
+		if (l & names[i].bit)
+			json_array_append_new(a, json_string(names[i].name));
+	return a;
+}
+
+int hs_run_audit_finish(struct hs_run_audit *ra, const struct hs_plan *plan,
+			const struct hs_run_result *res, const char *limit_hit, int code)
+{
+	struct hs_error err;
+	hs_error_clear(&err);
+	if (!ra->log)
+		return code;
+	const struct hs_outcome *out = &res->out;
+	int r = 0;
+	if (limit_hit) {
+		struct hs_audit_event lim = {.action_type = "limit",
+					     .target = limit_hit,
+					     .outcome = HS_OUTCOME_BLOCKED,
+					     .duration_ms = out->elapsed_ms};
+		r = hs_audit_write(ra->log, &lim, &err);
+	}
+	int sig = !out->timed_out && !out->exec_errno && WIFSIGNALED(out->status)
+			  ? WTERMSIG(out->status)
+			  : 0;
+	json_t *meta = json_pack("{s:i, s:i, s:b, s:i, s:o, s:i, s:s?}", "exit_code", code,
+				 "signal", sig, "timed_out", out->timed_out, "exec_errno",
+				 out->exec_errno, "layers", layers_json(res->layers), "landlock_abi",
+				 res->landlock_abi, "limit", limit_hit);
+	struct hs_audit_event ev = {.action_type = "run.exit",
+				    .target = plan->argv.v[0],
+				    .outcome = limit_hit ? HS_OUTCOME_BLOCKED : HS_OUTCOME_ALLOWED,
+				    .duration_ms = out->elapsed_ms,
+				    .metadata = meta};
+	if (r == 0)
+		r = hs_audit_write(ra->log, &ev, &err);
+	json_decref(meta);
+	if (r < 0) {
+		hs_cli_error("audit: cannot record the end of the run: %s", err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	struct hs_audit_counts c;
+	hs_audit_counts(ra->log, &c);
+	hs_cli_error("audit: run %s: %llu records (execs %llu, blocked %llu, approved %llu) in %s",
+		     ra->run_id, (unsigned long long)c.records, (unsigned long long)c.execs,
+		     (unsigned long long)c.blocked, (unsigned long long)c.approved, ra->stores);
+	return code;
+}
+
+int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req,
+		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v)
+{
+	if (!ra->log)
+		return 0;
+	struct hs_error err;
+	hs_error_clear(&err);
+	json_t *argv = json_array();
+	for (size_t i = 0; i < req->argv.n; i++)
+		json_array_append_new(argv, hs_audit_json_bytes(req->argv.v[i],
+								strlen(req->argv.v[i]), 0));
+	json_t *meta = json_pack("{s:o, s:o, s:I, s:b}", "argv", argv, "cwd",
+				 hs_audit_json_bytes(req->cwd, strlen(req->cwd), 0), "pid",
+				 (json_int_t)req->pid, "argv_truncated", req->truncated);
+	if (v && v->rule) {
+		json_object_set_new(meta, "rule", json_string(v->rule->id));
+		json_object_set_new(meta, "rule_origin", json_string(v->rule->origin));
+		json_object_set_new(meta, "decision", json_string(hs_cmd_decision_name(v->decision)));
+		json_object_set_new(meta, "matched",
+				    hs_audit_json_bytes(v->command, strlen(v->command), 0));
+		if (v->rule->reason)
+			json_object_set_new(meta, "reason", json_string(v->rule->reason));
+	}
+	if (v && v->unparsed_shell)
+		json_object_set_new(meta, "unparsed",
+				    json_string(v->unparsed_why ? v->unparsed_why : "shell text"));
+	/* The record is written before the exec may proceed. */
+	struct hs_audit_event ev = {.action_type = "exec",
+				    .target = req->path,
+				    .outcome = outcome,
+				    .metadata = meta};
+	int r = hs_audit_write(ra->log, &ev, &err);
+	json_decref(meta);
+	if (r < 0) {
+		hs_cli_error("audit: cannot record an exec: %s; refusing it and ending the run "
+			     "(fail closed)",
+			     err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+void hs_run_audit_close(struct hs_run_audit *ra)
+{
+	if (ra->log)
+		hs_audit_close(ra->log);
+	free(ra->stores);
+	memset(ra, 0, sizeof(*ra));
+}
