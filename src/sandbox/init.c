@@ -571,12 +571,15 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	if (setsid() < 0)
 		die("setsid");
 
-	apply_fences(plan, &layers, &abi, &notify_fd);
-
-	/* pid 1 is not dumpable: /proc/1/{environ,mem,...} refuse the command. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* pid 1 is not dumpable: /proc/1/{environ,mem,...} refuse the command.
+	 * Before the fences: with exec interception, seccomp refuses
+	 * prctl(PR_SET_DUMPABLE, 0) (see seccomp.c), and a failure here must
+	 * stop the launch rather than leave pid 1 readable. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die("prctl(PR_SET_DUMPABLE)");
 	prctl(PR_SET_NAME, "harness-init", 0, 0, 0);
 	wipe_proc_strings();
+	apply_fences(plan, &layers, &abi, &notify_fd);
 
 	/* Signals: pid 1 only receives what it has a handler for. Install
 	 * no-op handlers, block the signals, and take them with sigwaitinfo. */

@@ -41,3 +41,15 @@ def test_many_execs_all_answered(harness):
     r = harness.run("for i in $(seq 300); do /usr/bin/true; done; echo done", "-v", timeout=60)
     assert r.rc == 0 and r.out.strip() == "done", r
     assert sum(1 for l in execs(r.err) if "[/usr/bin/true]" in l) == 300
+
+
+def test_pid1_stays_unreadable_with_interception(harness):
+    """Exec interception refuses prctl(PR_SET_DUMPABLE, 0); pid 1 must have
+    made itself non-dumpable before that filter, or its memory (a copy of
+    harness's, secrets and all) would be readable from inside."""
+    r = harness.run(["python3", "-c",
+                     "import sys\n"
+                     "try:\n    open('/proc/1/mem', 'rb').read(1)\nexcept OSError:\n"
+                     "    sys.exit(7)\n"
+                     "sys.exit(0)"], "-v")
+    assert r.rc == 7, r

@@ -886,8 +886,9 @@ static void test_bounded_argv(void **state)
 	}
 	/* a script as long as one argument may be, all nesting and operators */
 	char *script = malloc(LEN + 1);
+	static const char ops[] = "$(`\"'|;&<>(){}\\ x";
 	for (size_t k = 0; k < LEN; k++)
-		script[k] = "$(`\"'|;&<>(){}\\ x"[k % 19];
+		script[k] = ops[k % (sizeof(ops) - 1)];
 	script[LEN] = '\0';
 	struct hs_cmd_verdict v;
 	double t0 = now();
