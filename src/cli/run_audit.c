@@ -123,7 +123,7 @@ int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_cli_run *o,
 		return 0;
 	hs_error_clear(&err);
 	if (o->audit_key && hs_audit_read_key(o->audit_key, &key, &keylen, &err) < 0) {
-		hs_cli_error("--audit-key %s: %s", o->audit_key, err.msg);
+		hs_cli_error("%s", err.msg);
 		return HS_EXIT_HARNESS;
 	}
 	ra->stores = describe_stores(o);
