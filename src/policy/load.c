@@ -771,11 +771,16 @@ static int ld_grant(struct ld *l, json_t *e, enum hs_access access, size_t at)
 	return 0;
 }
 
-static int ld_grants(struct ld *l, json_t *arr, enum hs_access access)
+/* Calls fn for each element of a list-valued key, with the element's own
+ * position in the text (so a grant or rule can name where it was written),
+ * after checking the type and the list bound. */
+typedef int (*ld_item_fn)(struct ld *l, json_t *item, size_t index, size_t at, void *ctx);
+
+static int ld_each(struct ld *l, json_t *arr, const char *what, ld_item_fn fn, void *ctx)
 {
 	size_t key_at, arr_at, at = SIZE_MAX;
 	if (!json_is_array(arr))
-		return fail_type(l, arr, "an array of paths ([...])");
+		return fail_type(l, arr, what);
 	if (json_array_size(arr) > HS_POLICY_MAX_LIST)
 		return fail(l, AT_VALUE, "has %zu entries; at most %d are allowed",
 			    json_array_size(arr), HS_POLICY_MAX_LIST);
@@ -784,13 +789,24 @@ static int ld_grants(struct ld *l, json_t *arr, enum hs_access access)
 		at = SIZE_MAX;
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		path_index(l, i);
-		if (ld_grant(l, json_array_get(arr, i), access, at) < 0)
+		if (fn(l, json_array_get(arr, i), i, at, ctx) < 0)
 			return -1;
 		path_pop(l);
 		if (at != SIZE_MAX && !lx_next(l->buf, l->len, at, &at))
 			at = SIZE_MAX;
 	}
 	return 0;
+}
+
+static int grant_item(struct ld *l, json_t *item, size_t index, size_t at, void *ctx)
+{
+	(void)index;
+	return ld_grant(l, item, *(enum hs_access *)ctx, at);
+}
+
+static int ld_grants(struct ld *l, json_t *arr, enum hs_access access)
+{
+	return ld_each(l, arr, "an array of paths ([...])", grant_item, &access);
 }
 
 /* ---- sections ---- */
@@ -1156,26 +1172,14 @@ static int ld_rule(struct ld *l, json_t *e, enum hs_cmd_decision d, size_t index
 	return 0;
 }
 
+static int rule_item(struct ld *l, json_t *item, size_t index, size_t at, void *ctx)
+{
+	return ld_rule(l, item, *(enum hs_cmd_decision *)ctx, index, at);
+}
+
 static int ld_rules(struct ld *l, json_t *arr, enum hs_cmd_decision d)
 {
-	size_t key_at, arr_at, at = SIZE_MAX;
-	if (!json_is_array(arr))
-		return fail_type(l, arr, "an array of rules ([{\"match\": [...]}, ...])");
-	if (json_array_size(arr) > HS_POLICY_MAX_LIST)
-		return fail(l, AT_VALUE, "has %zu entries; at most %d are allowed",
-			    json_array_size(arr), HS_POLICY_MAX_LIST);
-	if (!lx_locate(l->buf, l->len, l->path, l->depth, &key_at, &arr_at) ||
-	    !lx_first(l->buf, l->len, arr_at, &at))
-		at = SIZE_MAX;
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		path_index(l, i);
-		if (ld_rule(l, json_array_get(arr, i), d, i, at) < 0)
-			return -1;
-		path_pop(l);
-		if (at != SIZE_MAX && !lx_next(l->buf, l->len, at, &at))
-			at = SIZE_MAX;
-	}
-	return 0;
+	return ld_each(l, arr, "an array of rules ([{\"match\": [...]}, ...])", rule_item, &d);
 }
 
 static int ld_cmd_deny(struct ld *l, json_t *v)
