@@ -690,15 +690,12 @@ static bool name_in(const char *const *list, const char *s, size_t n)
 	return false;
 }
 
-static bool is_assignment(const char *w)
+/* A word env(1) or sudo(8) takes as an assignment rather than the
+ * command: any word holding '=' (GNU env and sudo do not check that the
+ * name is a valid identifier, so `env 1x=1 rm -rf ~` runs rm). */
+static bool wrapper_assignment(const char *w)
 {
-	const char *c = w;
-	if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_'))
-		return false;
-	while ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-	       *c == '_')
-		c++;
-	return *c == '=';
+	return strchr(w, '=') != NULL;
 }
 
 /* What a wrapper's options say besides where the command starts (env). */
@@ -752,13 +749,13 @@ static size_t wrapper_inner(const struct wrapper *wr, char *const *w, size_t n,
 				break;
 			}
 			i += step;
-		} else if (wr->assignments && is_assignment(a)) {
+		} else if (wr->assignments && wrapper_assignment(a)) {
 			i++;
 		} else {
 			break;
 		}
 	}
-	while (wr->assignments && i < n && is_assignment(w[i]))
+	while (wr->assignments && i < n && wrapper_assignment(w[i]))
 		i++;
 	i += wr->operands;
 	return i < n ? i : n;

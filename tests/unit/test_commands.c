@@ -205,6 +205,10 @@ static void test_rm_root_variants(void **state)
 	expect(&r, W("bash", "-o", "pipefail", "-c", "true; rm -rf /"), HS_CMD_DENY, id);
 	expect(&r, W("env", "X=1", "rm", "-rf", "/"), HS_CMD_DENY, id);
 	expect(&r, W("env", "-i", "X=1", "Y=2", "rm", "-rf", "/"), HS_CMD_DENY, id);
+	/* env takes any word with '=' as an assignment, valid name or not */
+	expect(&r, W("env", "1x=1", "rm", "-rf", "/"), HS_CMD_DENY, id);
+	expect(&r, W("env", "A B=1", "=", "rm", "-rf", "/"), HS_CMD_DENY, id);
+	expect(&r, W("sudo", "9=9", "rm", "-rf", "/"), HS_CMD_DENY, "default:privilege-escalation");
 	expect(&r, W("nice", "-n", "5", "rm", "-rf", "/"), HS_CMD_DENY, id);
 	expect(&r, W("nohup", "rm", "-rf", "/"), HS_CMD_DENY, id);
 	expect(&r, W("timeout", "-k", "5", "10s", "rm", "-rf", "/"), HS_CMD_DENY, id);
