@@ -64,3 +64,23 @@ def test_a_failing_self_test_example_refuses_the_policy(harness, tmp_path, proje
     r = harness.run("touch ran", "--policy", str(pol))
     assert r.rc == 125 and "bad.json:2:" in r.err, r
     assert not (project / "ran").exists()
+
+
+def test_a_full_stderr_pipe_cannot_stall_the_supervisor(harness, project):
+    """The refusal is written to the caller's stderr; if the sandbox keeps
+    that pipe full, the supervisor must not block on it (its loop also runs
+    the wall-clock limit, which must still end the run)."""
+    code = ("import os, subprocess\n"
+            "r, w = os.pipe()\n"
+            "os.set_blocking(w, False)\n"
+            "try:\n"
+            "    while True: os.write(w, b'x' * 65536)\n"
+            "except BlockingIOError: pass\n"
+            "os.set_blocking(w, True)\n"
+            "try:\n"
+            "    subprocess.run(['rm', '-rf', os.getcwd()], stderr=w)\n"
+            "except PermissionError: print('refused', flush=True)\n"
+            "import time; time.sleep(30)\n")
+    r = harness.run(["python3", "-c", code], "--timeout", "2s", timeout=20)
+    assert r.rc == 124, r
+    assert "refused" in r.out, r
