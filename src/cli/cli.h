@@ -23,6 +23,10 @@ struct hs_cli_run {
 	bool audit_sync;            /* --audit-sync */
 	bool no_audit;              /* --no-audit */
 	const char *agent_id;       /* --agent-id ID, NULL = "" */
+	/* approvals of `ask` commands */
+	const char *approver;       /* --approver CMD (borrowed), NULL: the terminal */
+	uint64_t approval_timeout_ms; /* --approval-timeout, default 5 min */
+	unsigned max_pending;       /* --max-pending-approvals, default 4 */
 };
 void hs_cli_run_free(struct hs_cli_run *o);
 
@@ -65,8 +69,16 @@ void hs_run_audit_close(struct hs_run_audit *ra);
  * proceeds; -1 when it could not (the exec is refused and the run ends). */
 struct hs_exec_request;
 struct hs_cmd_verdict;
+/* `approval`: NULL, or what happened to an ask ("pending", or why it was
+ * denied at once). */
 int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req,
-		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v);
+		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v,
+		      const char *approval);
+/* The decision on an ask that waited for someone: who, how long, why. */
+struct hs_approval_request;
+struct hs_approval_decision;
+int hs_run_audit_approval(struct hs_run_audit *ra, const struct hs_approval_request *rq,
+			  const struct hs_approval_decision *d);
 
 /* Prints "harness: " + message (+ "\n") to stderr. */
 void hs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -8,7 +8,10 @@
 #include "cli.h"
 #include "policy/commands.h"
 #include "sandbox/sandbox.h"
+#include "supervise/approve.h"
 #include "supervise/run.h"
+
+#include <event2/event.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -58,6 +62,15 @@ static const char run_usage[] =
 	"      --audit-sync           fsync every record before going on\n"
 	"      --agent-id ID          label the run's records with this agent id\n"
 	"      --no-audit             keep no record of this run\n"
+	"Approvals (commands an ask rule matches; see docs/commands.md):\n"
+	"      --approver CMD         ask CMD (run with /bin/sh -c, the request as\n"
+	"                             JSON on stdin; it prints allow or deny);\n"
+	"                             default: ask on harness's terminal, and deny\n"
+	"                             when there is none\n"
+	"      --approval-timeout DURATION\n"
+	"                             deny what is not decided in time (default 5m)\n"
+	"      --max-pending-approvals N\n"
+	"                             deny asks beyond N waiting at once (default 4)\n"
 	"  -n, --dry-run              print the sandbox that would run, start nothing\n"
 	"  -v, --verbose              say which layers are up\n"
 	"  -h, --help                 show this help\n";
@@ -81,6 +94,9 @@ enum {
 	OPT_AUDIT_SYNC,
 	OPT_NO_AUDIT,
 	OPT_AGENT_ID,
+	OPT_APPROVER,
+	OPT_APPROVAL_TIMEOUT,
+	OPT_MAX_PENDING,
 };
 
 static const struct option run_options[] = {
@@ -110,6 +126,9 @@ static const struct option run_options[] = {
 	{"audit-sync", no_argument, NULL, OPT_AUDIT_SYNC},
 	{"no-audit", no_argument, NULL, OPT_NO_AUDIT},
 	{"agent-id", required_argument, NULL, OPT_AGENT_ID},
+	{"approver", required_argument, NULL, OPT_APPROVER},
+	{"approval-timeout", required_argument, NULL, OPT_APPROVAL_TIMEOUT},
+	{"max-pending-approvals", required_argument, NULL, OPT_MAX_PENDING},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -247,6 +266,24 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 	case OPT_AGENT_ID:
 		o->agent_id = arg;
 		return 0;
+	case OPT_APPROVER:
+		if (!*arg)
+			return bad_value("--approver", arg, "a command");
+		o->approver = arg;
+		return 0;
+	case OPT_APPROVAL_TIMEOUT:
+		if (hs_parse_duration_ms(arg, &o->approval_timeout_ms) < 0 ||
+		    o->approval_timeout_ms == 0)
+			return bad_value("--approval-timeout", arg,
+					 "a duration above zero like 30s, 5m");
+		return 0;
+	case OPT_MAX_PENDING: {
+		uint64_t n;
+		if (hs_parse_u64(arg, &n) < 0 || n == 0 || n > 1024)
+			return bad_value("--max-pending-approvals", arg, "a number from 1 to 1024");
+		o->max_pending = (unsigned)n;
+		return 0;
+	}
 	case OPT_BEST_EFFORT:
 		p->best_effort = true;
 		return 0;
@@ -267,6 +304,8 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	const char *policy = NULL, *level = NULL;
 	int c;
 	memset(o, 0, sizeof(*o));
+	o->approval_timeout_ms = 5 * 60 * 1000;
+	o->max_pending = 4;
 	/* Pass 1: the starting policy, so flags layer on top whatever their order. */
 	opterr = 0;
 	optind = 0;
@@ -340,28 +379,116 @@ struct run_ctx {
 	struct hs_run_audit *ra;
 	struct hs_cmd_rules rules;  /* effective command rules (policy + built-in) */
 	const char *home, *project;
+	struct event_base *base;
+	struct hs_approvals *approvals;
+	bool run_over;              /* the sandbox is gone: nothing left to answer */
+	/* Asks denied lately: execvp (Python's, glibc's for EACCES) retries the
+	 * same command with the next PATH entry, which must not ask twice. */
+	struct recent_denial {
+		pid_t pid;
+		uint64_t key, at_ms;
+	} denials[8];
+	unsigned next_denial;
+	bool fatal;                 /* a decision could not be recorded: the run ends */
 };
 
+static const char allow_hint_builtin[] =
+	"to allow it on purpose, run with a policy file saying \"commands\": {\"defaults\": "
+	"false} and the built-in rules you want to keep (docs/commands.md)";
+static const char allow_hint_policy[] = "to allow it on purpose, remove or narrow that rule";
+
+static bool rule_is_builtin(const char *origin)
+{
+	return origin && strcmp(origin, "built-in") == 0;
+}
+
 /* Tells the refused caller why, on its own stderr, and how to allow it. */
-static void tell_refusal(const struct hs_exec_request *req, const struct hs_cmd_verdict *v)
+static void tell_refusal(const struct hs_exec_request *req, const struct hs_cmd_verdict *v,
+			 const char *why)
 {
 	const struct hs_cmd_rule *r = v->rule;
-	bool builtin = r->origin && strcmp(r->origin, "built-in") == 0;
+	bool ask = v->decision == HS_CMD_ASK;
 	char *msg = hs_xasprintf(
-	    "harness: %s '%s' by rule %s (%s)%s%s; %s\n",
-	    v->decision == HS_CMD_DENY ? "blocked" : "refused (needs a human's approval, and no "
-						     "approver is available in this version)",
-	    v->command, r->id, r->origin, r->reason ? ": " : "", r->reason ? r->reason : "",
-	    builtin ? "to allow it on purpose, run with a policy file saying "
-		      "\"commands\": {\"defaults\": false} and the built-in rules you want to "
-		      "keep (docs/commands.md)"
-		    : "to allow it on purpose, remove or narrow that rule");
+	    "harness: %s '%s' by rule %s (%s)%s%s%s%s; %s\n",
+	    ask ? "refused (needs a human's approval)" : "blocked", v->command, r->id, r->origin,
+	    r->reason ? ": " : "", r->reason ? r->reason : "", ask ? ": " : "", ask ? why : "",
+	    ask ? "give an approver with --approver CMD, or run harness on a terminal"
+		: rule_is_builtin(r->origin) ? allow_hint_builtin
+					     : allow_hint_policy);
 	hs_exec_tell(req->pid, msg);
 	free(msg);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a over the argv and cwd of an ask (the path is left out: the retry
+ * tries another one). */
+static uint64_t ask_key(char *const *argv, size_t argc, const char *cwd)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i <= argc; i++) {
+		const char *s = i < argc ? argv[i] : cwd;
+		for (; s && *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL; /* separator */
+	}
+	return h;
+}
+
+static void remember_denial(struct run_ctx *rc, pid_t pid, uint64_t key)
+{
+	struct recent_denial *d = &rc->denials[rc->next_denial++ % HS_ARRAY_LEN(rc->denials)];
+	d->pid = pid;
+	d->key = key;
+	d->at_ms = mono_ms();
+}
+
+static bool denied_lately(const struct run_ctx *rc, pid_t pid, uint64_t key)
+{
+	uint64_t now = mono_ms();
+	for (size_t i = 0; i < HS_ARRAY_LEN(rc->denials); i++)
+		if (rc->denials[i].at_ms && rc->denials[i].pid == pid && rc->denials[i].key == key &&
+		    now - rc->denials[i].at_ms < 5000)
+			return true;
+	return false;
+}
+
+/* An ask that waited has been decided: record it, then answer the exec. */
+static void approval_done(void *ctx, const struct hs_approval_request *rq,
+			  const struct hs_approval_decision *d)
+{
+	struct run_ctx *rc = ctx;
+	int rec = rc->fatal ? -1 : hs_run_audit_approval(rc->ra, rq, d);
+	bool allow = d->allow && rec == 0;
+	hs_cli_error("approval: '%s' (rule %s) %s by %s after %llu ms%s%s", rq->command,
+		     rq->rule_id, allow ? "approved" : "denied", d->by,
+		     (unsigned long long)d->waited_ms, d->why[0] ? ": " : "", d->why);
+	if (rc->run_over)
+		return;
+	if (!allow) {
+		remember_denial(rc, rq->pid, ask_key(rq->argv, rq->argc, rq->cwd));
+		char *msg = hs_xasprintf("harness: refused '%s' by rule %s (%s): not approved (%s: "
+					 "%s)\n",
+					 rq->command, rq->rule_id, rq->rule_origin, d->by,
+					 d->why[0] ? d->why : "denied");
+		hs_exec_tell(rq->pid, msg);
+		free(msg);
+	}
+	hs_exec_respond(rq->notify_fd, rq->cookie, allow ? 0 : EPERM);
+	if (rec < 0 && !rc->fatal) {
+		rc->fatal = true;
+		hs_supervise_fail(rc->base);
+	}
+}
+
 /* Every exec inside, as the supervisor saw it: judged by the command rules,
- * printed with -v, recorded (before it proceeds) in the audit trail. */
+ * printed with -v, recorded (before it proceeds) in the audit trail. An
+ * ask waits for a decision (approve.h) without stopping the loop. */
 static int on_exec(void *ctx, const struct hs_exec_request *req)
 {
 	struct run_ctx *rc = ctx;
@@ -370,19 +497,55 @@ static int on_exec(void *ctx, const struct hs_exec_request *req)
 	struct hs_cmd_verdict v;
 	struct hs_cmd_context cctx = {.cwd = req->cwd, .home = rc->home, .project = rc->project};
 	hs_cmd_evaluate(&rc->rules, &cctx, req->path, req->argv.v, req->argv.n, &v);
-	enum hs_audit_outcome outcome = v.decision == HS_CMD_DENY  ? HS_OUTCOME_BLOCKED
-					: v.decision == HS_CMD_ASK ? HS_OUTCOME_DENIED
-					: v.unparsed_shell || req->truncated ? HS_OUTCOME_FLAGGED
-									      : HS_OUTCOME_ALLOWED;
 	if (rc->verbose)
 		print_exec(req);
-	if (hs_run_audit_exec(rc->ra, req, outcome, &v) < 0)
+	if (v.decision == HS_CMD_ASK) {
+		struct hs_approval_request rq = {
+			.cookie = req->id, .notify_fd = req->notify_fd, .pid = req->pid,
+			.path = req->path, .argv = req->argv.v, .argc = req->argv.n,
+			.cwd = req->cwd, .command = v.command, .rule_id = v.rule->id,
+			.rule_origin = v.rule->origin, .reason = v.rule->reason};
+		struct hs_approval_decision now;
+		uint64_t key = ask_key(req->argv.v, req->argv.n, req->cwd);
+		if (denied_lately(rc, req->pid, key)) {
+			/* The same process retrying the same command at another
+			 * PATH entry: the answer stands, nobody is asked again. */
+			if (hs_run_audit_exec(rc->ra, req, HS_OUTCOME_DENIED, &v,
+					      "denied moments ago for this process") < 0)
+				return -1;
+			return EPERM;
+		}
+		bool asking = hs_approvals_available(rc->approvals);
+		/* Recorded as flagged before anyone is asked: the record of the
+		 * decision (approval) follows. Nobody to ask: denied now. */
+		if (hs_run_audit_exec(rc->ra, req, asking ? HS_OUTCOME_FLAGGED : HS_OUTCOME_DENIED,
+				      &v,
+				      asking ? "pending"
+					     : "nobody to ask: no terminal and no --approver") < 0)
+			return -1;
+		if (!asking) {
+			remember_denial(rc, req->pid, key);
+			tell_refusal(req, &v, "nobody to ask: harness has no terminal and no "
+					      "--approver was given");
+			return EPERM;
+		}
+		if (hs_approvals_submit(rc->approvals, &rq, &now) == 1)
+			return HS_EXEC_DEFER;
+		/* Decided at once (too many waiting): recorded like any decision. */
+		if (hs_run_audit_approval(rc->ra, &rq, &now) < 0)
+			return -1;
+		remember_denial(rc, req->pid, key);
+		tell_refusal(req, &v, now.why);
+		return EPERM;
+	}
+	enum hs_audit_outcome outcome = v.decision == HS_CMD_DENY ? HS_OUTCOME_BLOCKED
+					: v.unparsed_shell || req->truncated ? HS_OUTCOME_FLAGGED
+									      : HS_OUTCOME_ALLOWED;
+	if (hs_run_audit_exec(rc->ra, req, outcome, &v, NULL) < 0)
 		return -1;
 	if (v.decision == HS_CMD_ALLOW)
 		return 0;
-	/* Ask: approvals (tty prompt, --approver) are not built yet, so a
-	 * command that needs one is refused: never silently allowed. */
-	tell_refusal(req, &v);
+	tell_refusal(req, &v, NULL);
 	return EPERM;
 }
 
@@ -499,12 +662,33 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 	struct run_ctx rc = {.verbose = o->verbose, .ra = &ra, .home = plan->home,
 			     .project = plan->cwd};
 	hs_cmd_rules_effective(&rc.rules, &p->commands, p->commands_defaults, p->level);
-	struct hs_run_hooks hooks = {.started = run_started, .on_exec = on_exec, .ctx = &rc};
+	rc.base = hs_event_base_new();
+	if (!rc.base) {
+		hs_cli_error("cannot set up the supervisor's event loop");
+		hs_cmd_rules_free(&rc.rules);
+		hs_run_audit_close(&ra);
+		return HS_EXIT_HARNESS;
+	}
+	struct hs_approval_config acfg = {.approver = o->approver,
+					  .tty = true,
+					  .timeout_ms = o->approval_timeout_ms,
+					  .max_pending = o->max_pending,
+					  .run_id = ra.run_id,
+					  .agent_id = o->agent_id};
+	rc.approvals = hs_approvals_new(rc.base, &acfg, approval_done, &rc);
+	struct hs_run_hooks hooks = {.started = run_started, .on_exec = on_exec, .ctx = &rc,
+				     .base = rc.base};
 	/* Every exec is stopped for the rules, the record and -v before it
 	 * proceeds. */
 	plan->intercept_exec = rc.rules.n > 0 || ra.log != NULL || o->verbose;
-	if (hs_run_plan(plan, &hooks, &res, &err) < 0) {
-		hs_cli_error("%s", err.msg);
+	int ran = hs_run_plan(plan, &hooks, &res, &err);
+	/* Whatever still waits for a decision is denied and recorded. */
+	rc.run_over = true;
+	hs_approvals_free(rc.approvals);
+	event_base_free(rc.base);
+	if (ran < 0) {
+		if (!rc.fatal) /* else the failed record was already named */
+			hs_cli_error("%s", err.msg);
 		hs_cmd_rules_free(&rc.rules);
 		memset(&res, 0, sizeof(res));
 		code = hs_run_audit_finish(&ra, plan, &res, NULL, HS_EXIT_HARNESS);

@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "policy/commands.h"
 #include "sandbox/sandbox.h"
+#include "supervise/approve.h"
 #include "supervise/exec.h"
 #include "supervise/run.h"
 
@@ -217,7 +218,8 @@ int hs_run_audit_finish(struct hs_run_audit *ra, const struct hs_plan *plan,
 }
 
 int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req,
-		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v)
+		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v,
+		      const char *approval)
 {
 	if (!ra->log)
 		return 0;
@@ -239,6 +241,8 @@ int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req
 		if (v->rule->reason)
 			json_object_set_new(meta, "reason", json_string(v->rule->reason));
 	}
+	if (approval)
+		json_object_set_new(meta, "approval", json_string(approval));
 	if (v && v->unparsed_shell)
 		json_object_set_new(meta, "unparsed",
 				    json_string(v->unparsed_why ? v->unparsed_why : "shell text"));
@@ -252,6 +256,41 @@ int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req
 	if (r < 0) {
 		hs_cli_error("audit: cannot record an exec: %s; refusing it and ending the run "
 			     "(fail closed)",
+			     err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int hs_run_audit_approval(struct hs_run_audit *ra, const struct hs_approval_request *rq,
+			  const struct hs_approval_decision *d)
+{
+	if (!ra->log)
+		return 0;
+	struct hs_error err;
+	hs_error_clear(&err);
+	json_t *argv = json_array();
+	for (size_t i = 0; i < rq->argc; i++)
+		json_array_append_new(argv, hs_audit_json_bytes(rq->argv[i], strlen(rq->argv[i]), 0));
+	json_t *meta = json_pack("{s:o, s:o, s:I, s:s, s:s, s:o}", "argv", argv, "cwd",
+				 hs_audit_json_bytes(rq->cwd, strlen(rq->cwd), 0), "pid",
+				 (json_int_t)rq->pid, "rule", rq->rule_id, "rule_origin",
+				 rq->rule_origin, "matched",
+				 hs_audit_json_bytes(rq->command, strlen(rq->command), 0));
+	if (d->why[0])
+		json_object_set_new(meta, "why", json_string(d->why));
+	/* Written before the exec is let go (or refused). */
+	struct hs_audit_event ev = {.action_type = "approval",
+				    .target = rq->path,
+				    .outcome = d->allow ? HS_OUTCOME_APPROVED : HS_OUTCOME_DENIED,
+				    .duration_ms = d->waited_ms,
+				    .metadata = meta,
+				    .approved_by = d->by};
+	int r = hs_audit_write(ra->log, &ev, &err);
+	json_decref(meta);
+	if (r < 0) {
+		hs_cli_error("audit: cannot record an approval: %s; refusing the command and ending "
+			     "the run (fail closed)",
 			     err.msg);
 		return -1;
 	}

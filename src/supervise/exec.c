@@ -95,6 +95,7 @@ static void read_request(const struct seccomp_notif *n, struct hs_exec_request *
 {
 	char p[64];
 	memset(req, 0, sizeof(*req));
+	req->id = n->id;
 	req->pid = (pid_t)n->pid;
 	bool at = n->data.nr == (int)SYS_execveat;
 	uint64_t path = at ? n->data.args[1] : n->data.args[0];
@@ -127,6 +128,7 @@ int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
 		return hs_err_sys(err, "exec interception: receive");
 	}
 	read_request(&n, &req);
+	req.notify_fd = fd;
 	/* What we read belongs to this very call only if the notification is
 	 * still pending (the pid could have died and been reused). */
 	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &n.id) < 0) {
@@ -136,6 +138,10 @@ int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
 	/* Arguments we cannot read cannot be recorded or judged: refuse the
 	 * exec (the kernel would have failed a bad pointer anyway). */
 	int decision = !req.path[0] ? EPERM : hook ? hook(ctx, &req) : 0;
+	if (decision == HS_EXEC_DEFER) { /* the hook's owner answers later */
+		hs_strv_clear(&req.argv);
+		return 0;
+	}
 	if (!req.path[0])
 		hs_exec_tell(req.pid, "harness: refused an exec whose path could not be read by the "
 				      "supervisor\n");
@@ -154,6 +160,26 @@ int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
 		rc = hs_err_sys(err, "exec interception: respond");
 	hs_strv_clear(&req.argv);
 	return rc;
+}
+
+int hs_exec_respond(int notify_fd, uint64_t id, int error)
+{
+	struct seccomp_notif_resp resp;
+	memset(&resp, 0, sizeof(resp));
+	resp.id = id;
+	if (error == 0)
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else
+		resp.error = -error;
+	/* ENOENT: the caller died meanwhile (or the sandbox is gone). */
+	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+bool hs_exec_pending(int notify_fd, uint64_t id)
+{
+	return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
 void hs_exec_tell(pid_t pid, const char *msg)

@@ -19,6 +19,7 @@
 #include "common/common.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define HS_EXEC_MAX_ARGS 1024     /* argv entries read; more: truncated */
@@ -26,6 +27,8 @@
 #define HS_EXEC_MAX_TOTAL 65536   /* bytes of all arguments together */
 
 struct hs_exec_request {
+	int notify_fd;         /* the listener it came from, and its notification id: */
+	uint64_t id;           /* what hs_exec_respond needs to answer a deferred one */
 	pid_t pid;             /* the caller, in the supervisor's pid namespace */
 	char path[4096];       /* as passed to execve (may be relative); "" if unreadable */
 	struct hs_strv argv;   /* owned */
@@ -37,12 +40,21 @@ struct hs_exec_request {
 
 /* The caller's decision: 0 lets the exec proceed, a positive errno fails it
  * with that error, -1 ends the run (fail closed: e.g. the audit log could
- * not be written). */
+ * not be written), HS_EXEC_DEFER leaves it waiting in the kernel until the
+ * hook's owner calls hs_exec_respond (a human is asked to approve it). */
+#define HS_EXEC_DEFER (-2)
 typedef int (*hs_exec_hook)(void *ctx, const struct hs_exec_request *req);
 
 /* Writes msg to the stderr of process pid (a sandboxed caller whose exec
  * is being refused, so that the agent reads why). Best effort. */
 void hs_exec_tell(pid_t pid, const char *msg);
+
+/* Answers a deferred exec: error 0 lets it proceed, else it fails with
+ * that errno. Returns 0, also when the caller has died meanwhile. */
+int hs_exec_respond(int notify_fd, uint64_t id, int error);
+
+/* Is the deferred exec still waiting (its caller alive, not yet answered)? */
+bool hs_exec_pending(int notify_fd, uint64_t id);
 
 /* Handles one pending notification on `fd`. Returns 0, or -1 when the
  * hook asked to end the run or the listener failed (err says why). */

@@ -42,7 +42,7 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	res->landlock_abi = child.landlock_abi;
 	if (hooks->started)
 		hooks->started(res, hooks->ctx);
-	r = hs_supervise(&child, plan, hooks->on_exec, hooks->ctx, &res->out, err);
+	r = hs_supervise(&child, plan, hooks->base, hooks->on_exec, hooks->ctx, &res->out, err);
 	if (!plan->userns)
 		hs_cgroup_kill_all(&cg); /* no pid namespace took the leftovers down */
 	hs_close(&child.sock);

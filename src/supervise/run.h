@@ -29,6 +29,8 @@ struct hs_run_hooks {
 	hs_run_started_fn started;
 	hs_exec_hook on_exec; /* with plan->intercept_exec: every execve, before it proceeds */
 	void *ctx;
+	struct event_base *base; /* the loop to supervise in (NULL: a private one); the
+				    caller's own events on it run alongside */
 };
 
 /* Runs the plan to completion. Returns 0 when the command ran (whatever it
