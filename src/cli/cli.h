@@ -74,6 +74,10 @@ struct hs_cmd_verdict;
 int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req,
 		      enum hs_audit_outcome outcome, const struct hs_cmd_verdict *v,
 		      const char *approval);
+/* A connection through the egress proxy: its decision (before it is
+ * made), its end (bytes, duration), a limit. */
+struct hs_proxy_event;
+int hs_run_audit_net(struct hs_run_audit *ra, const struct hs_proxy_event *ev);
 /* The decision on an ask that waited for someone: who, how long, why. */
 struct hs_approval_request;
 struct hs_approval_decision;

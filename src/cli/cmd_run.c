@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "policy/commands.h"
+#include "net/rules.h"
 #include "sandbox/sandbox.h"
 #include "supervise/approve.h"
 #include "supervise/run.h"
@@ -39,9 +40,14 @@ static const char run_usage[] =
 	"      --protect PATH         keep PATH read-only inside writable dirs\n"
 	"      --hide PATH            replace PATH by an empty file or dir\n"
 	"      --unprotect PATH       drop PATH from the protected and hidden lists\n"
-	"      --no-network           no network at all (the default)\n"
-	"      --allow-host HOST      refused in this version: egress through\n"
-	"                             harness's proxy does not exist yet\n"
+	"      --no-network           no network at all (the default); drops the\n"
+	"                             hosts allowed before it\n"
+	"      --allow-host HOST[:PORT]\n"
+	"                             let the command reach HOST through harness's\n"
+	"                             egress proxy (*.example.com, an address, a\n"
+	"                             range like 10.1.0.0/16); repeatable\n"
+	"      --deny-host HOST[:PORT]\n"
+	"                             refuse HOST even when an allow rule matches\n"
 	"  -e, --env NAME[=VALUE]     pass NAME from the caller, or set it\n"
 	"Limits (0 = none):\n"
 	"  -t, --timeout DURATION     wall clock for the whole sandbox (30s, 10m, 2h)\n"
@@ -89,6 +95,7 @@ enum {
 	OPT_TMP_SIZE,
 	OPT_BEST_EFFORT,
 	OPT_ALLOW_HOST,
+	OPT_DENY_HOST,
 	OPT_AUDIT,
 	OPT_AUDIT_KEY,
 	OPT_AUDIT_SYNC,
@@ -110,6 +117,7 @@ static const struct option run_options[] = {
 	{"unprotect", required_argument, NULL, OPT_UNPROTECT},
 	{"no-network", no_argument, NULL, OPT_NO_NETWORK},
 	{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+	{"deny-host", required_argument, NULL, OPT_DENY_HOST},
 	{"env", required_argument, NULL, 'e'},
 	{"timeout", required_argument, NULL, 't'},
 	{"max-cpu", required_argument, NULL, OPT_MAX_CPU},
@@ -208,10 +216,20 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 		hs_strv_clear(&p->net_allow);
 		return 0;
 	case OPT_ALLOW_HOST:
-		hs_cli_error("--allow-host %s: egress through harness's proxy is not available in "
-			     "this version; the sandbox has no network",
-			     arg);
-		return HS_EXIT_HARNESS;
+	case OPT_DENY_HOST: {
+		struct hs_net_pattern pat;
+		const char *why;
+		bool allow = c == OPT_ALLOW_HOST;
+		if (hs_net_pattern_parse(arg, allow, &pat, &why) < 0) {
+			hs_cli_error("%s \"%s\": the host %s", allow ? "--allow-host" : "--deny-host",
+				     arg, why);
+			return HS_EXIT_HARNESS;
+		}
+		struct hs_strv *sv = allow ? &p->net_allow : &p->net_deny;
+		if (!hs_strv_contains(sv, arg))
+			hs_strv_push(sv, arg);
+		return 0;
+	}
 	case 'e':
 		if (hs_policy_add_env(p, arg, &err) < 0) {
 			hs_cli_error("--env %s: %s", arg, err.msg);
@@ -486,6 +504,29 @@ static void approval_done(void *ctx, const struct hs_approval_request *rq,
 	}
 }
 
+/* Every connection through the proxy: refusals named on stderr (the agent
+ * gets its own 403 or SOCKS error), everything recorded before it proceeds. */
+static int on_net(void *ctx, const struct hs_proxy_event *ev)
+{
+	struct run_ctx *rc = ctx;
+	if (!ev->allowed && strcmp(ev->action, "net.limit"))
+		hs_cli_error("network: refused %s %s:%u: %s", ev->via,
+			     ev->host[0] ? ev->host : "(no host)", ev->port, ev->reason);
+	else if (!ev->allowed)
+		hs_cli_error("network: %s", ev->reason);
+	else if (rc->verbose && !strcmp(ev->action, "net.connect"))
+		fprintf(stderr, "harness: network: %s %s:%u -> %s%s%s\n", ev->via, ev->host,
+			ev->port, ev->addr, ev->rule[0] ? " by " : "", ev->rule);
+	if (rc->fatal)
+		return -1;
+	if (hs_run_audit_net(rc->ra, ev) < 0) {
+		rc->fatal = true;
+		hs_supervise_fail(rc->base);
+		return -1;
+	}
+	return 0;
+}
+
 /* Every exec inside, as the supervisor saw it: judged by the command rules,
  * printed with -v, recorded (before it proceeds) in the audit trail. An
  * ask waits for a decision (approve.h) without stopping the loop. */
@@ -677,7 +718,7 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 					  .agent_id = o->agent_id};
 	rc.approvals = hs_approvals_new(rc.base, &acfg, approval_done, &rc);
 	struct hs_run_hooks hooks = {.started = run_started, .on_exec = on_exec, .ctx = &rc,
-				     .base = rc.base};
+				     .base = rc.base, .on_net = on_net};
 	/* Every exec is stopped for the rules, the record and -v before it
 	 * proceeds. */
 	plan->intercept_exec = rc.rules.n > 0 || ra.log != NULL || o->verbose;

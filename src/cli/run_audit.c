@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "policy/commands.h"
 #include "sandbox/sandbox.h"
+#include "net/proxy.h"
 #include "supervise/approve.h"
 #include "supervise/exec.h"
 #include "supervise/run.h"
@@ -255,6 +256,38 @@ int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req
 	json_decref(meta);
 	if (r < 0) {
 		hs_cli_error("audit: cannot record an exec: %s; refusing it and ending the run "
+			     "(fail closed)",
+			     err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int hs_run_audit_net(struct hs_run_audit *ra, const struct hs_proxy_event *ev)
+{
+	if (!ra->log)
+		return 0;
+	struct hs_error err;
+	hs_error_clear(&err);
+	char target[300];
+	snprintf(target, sizeof(target), "%s:%u", ev->host, ev->port);
+	json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s}", "via", ev->via, "host", ev->host,
+				 "port", (int)ev->port, "addr", ev->addr, "rule", ev->rule);
+	if (ev->reason[0])
+		json_object_set_new(meta, "reason", json_string(ev->reason));
+	if (!strcmp(ev->action, "net.close")) {
+		json_object_set_new(meta, "bytes_up", json_integer((json_int_t)ev->bytes_up));
+		json_object_set_new(meta, "bytes_down", json_integer((json_int_t)ev->bytes_down));
+	}
+	struct hs_audit_event rec = {.action_type = ev->action,
+				     .target = target,
+				     .outcome = ev->allowed ? HS_OUTCOME_ALLOWED : HS_OUTCOME_BLOCKED,
+				     .duration_ms = ev->duration_ms,
+				     .metadata = meta};
+	int r = hs_audit_write(ra->log, &rec, &err);
+	json_decref(meta);
+	if (r < 0) {
+		hs_cli_error("audit: cannot record a connection: %s; refusing it and ending the run "
 			     "(fail closed)",
 			     err.msg);
 		return -1;

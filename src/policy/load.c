@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "policy-int.h"
+#include "net/rules.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -293,6 +294,7 @@ struct ld {
 	size_t depth;
 	size_t lc_off; /* line/column cache: position of lc_off */
 	int lc_line, lc_col;
+	struct hs_net_rate *rate; /* the network.rate_limits entry being loaded */
 };
 
 static void path_key(struct ld *l, const char *key)
@@ -670,22 +672,30 @@ static int env_pass_entry(struct ld *l, const char *s)
 	return 0;
 }
 
+/* A host pattern (src/net/rules.h), checked here so a bad one is refused
+ * with its location, not when the run starts. */
+static int net_pattern_entry(struct ld *l, struct hs_strv *sv, bool for_allow, const char *s)
+{
+	struct hs_net_pattern pat;
+	const char *why;
+	char q[128];
+	if (hs_net_pattern_parse(s, for_allow, &pat, &why) < 0)
+		return fail(l, AT_VALUE, "%s %s", hs__quote(s, q, sizeof(q)), why);
+	if (room_for(l, sv, s) < 0)
+		return -1;
+	if (!hs_strv_contains(sv, s))
+		hs_strv_push(sv, s);
+	return 0;
+}
+
 static int net_deny_entry(struct ld *l, const char *s)
 {
-	if (!*s)
-		return fail(l, AT_VALUE, "is empty; write a host like \"example.com\"");
-	if (room_for(l, &l->p->net_deny, s) < 0)
-		return -1;
-	if (!hs_strv_contains(&l->p->net_deny, s))
-		hs_strv_push(&l->p->net_deny, s);
-	return 0;
+	return net_pattern_entry(l, &l->p->net_deny, false, s);
 }
 
 static int net_allow_entry(struct ld *l, const char *s)
 {
-	(void)l;
-	(void)s;
-	return 0; /* type-checked only; any entry is refused below */
+	return net_pattern_entry(l, &l->p->net_allow, true, s);
 }
 
 /* ---- grants ---- */
@@ -864,13 +874,7 @@ static const struct member filesystem_members[] = {
 
 static int ld_net_allow(struct ld *l, json_t *v)
 {
-	if (each_string(l, v, net_allow_entry) < 0)
-		return -1;
-	if (json_array_size(v) == 0)
-		return 0;
-	return fail(l, AT_VALUE,
-		    "egress through harness's proxy is not available in this version; remove "
-		    "the entry (the sandbox has no network)");
+	return each_string(l, v, net_allow_entry);
 }
 
 static int ld_net_deny(struct ld *l, json_t *v)
@@ -878,9 +882,119 @@ static int ld_net_deny(struct ld *l, json_t *v)
 	return each_string(l, v, net_deny_entry);
 }
 
+/* "name": "address": the proxy connects name to address without asking
+ * DNS, and the address is allowed even when it is special (loopback...):
+ * the policy named it. It does not allow the name; network.allow does. */
+static int net_resolve_entry(struct ld *l, const char *name, json_t *v)
+{
+	char norm[HS_NET_NAME_MAX + 1], q[128], at[64];
+	const char *why;
+	struct hs_net_addr a;
+	if (hs_net_name_normalise(name, strlen(name), norm, &why) < 0)
+		return fail(l, AT_KEY, "%s %s; write a host name like \"mirror.internal\"",
+			    hs__quote(name, q, sizeof(q)), why);
+	if (hs_net_addr_parse(norm, &a) == 0)
+		return fail(l, AT_KEY, "%s is an address; network.resolve maps names to addresses",
+			    hs__quote(name, q, sizeof(q)));
+	if (!json_is_string(v))
+		return fail_type(l, v, "an address string like \"192.0.2.10\" or \"2001:db8::10\"");
+	if (hs_net_addr_parse(json_string_value(v), &a) < 0)
+		return fail(l, AT_VALUE, "%s is not an IPv4 or IPv6 address",
+			    hs__quote(json_string_value(v), q, sizeof(q)));
+	hs_net_addr_format(&a, at, sizeof(at));
+	size_t n = strlen(norm);
+	for (size_t i = 0; i < l->p->net_resolve.n; i++) {
+		char *e = l->p->net_resolve.v[i];
+		if (strncmp(e, norm, n) == 0 && e[n] == '=') {
+			free(e);
+			l->p->net_resolve.v[i] = hs_xasprintf("%s=%s", norm, at);
+			return 0;
+		}
+	}
+	if (l->p->net_resolve.n >= HS_POLICY_MAX_LIST)
+		return fail(l, AT_KEY, "too many entries; at most %d are allowed", HS_POLICY_MAX_LIST);
+	hs_strv_push_owned(&l->p->net_resolve, hs_xasprintf("%s=%s", norm, at));
+	return 0;
+}
+
+static int ld_net_resolve(struct ld *l, json_t *obj)
+{
+	if (!json_is_object(obj))
+		return fail_type(l, obj, "an object like {\"mirror.internal\": \"10.0.0.5\"}");
+	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+		path_key(l, json_object_iter_key(it));
+		if (net_resolve_entry(l, json_object_iter_key(it), json_object_iter_value(it)) < 0)
+			return -1;
+		path_pop(l);
+	}
+	return 0;
+}
+
+static int ld_rate_per_minute(struct ld *l, json_t *v)
+{
+	return get_count(l, v, &l->rate->per_minute);
+}
+
+static int ld_rate_bytes(struct ld *l, json_t *v)
+{
+	return get_size(l, v, &l->rate->bytes);
+}
+
+static const struct member rate_members[] = {
+    {"connections_per_minute", ld_rate_per_minute},
+    {"bytes", ld_rate_bytes},
+};
+
+static int net_rate_entry(struct ld *l, const char *host, json_t *v)
+{
+	struct hs_net_pattern pat;
+	const char *why;
+	char q[128];
+	struct hs_policy *p = l->p;
+	if (hs_net_pattern_parse(host, false, &pat, &why) < 0)
+		return fail(l, AT_KEY, "%s %s", hs__quote(host, q, sizeof(q)), why);
+	struct hs_net_rate r = {0};
+	l->rate = &r;
+	int rc = ld_object(l, v, rate_members, HS_ARRAY_LEN(rate_members));
+	l->rate = NULL;
+	if (rc < 0)
+		return -1;
+	if (r.per_minute > 1000000)
+		return fail(l, AT_VALUE, "connections_per_minute is above 1000000; use 0 for no limit");
+	for (size_t i = 0; i < p->n_net_rates; i++) {
+		if (strcmp(p->net_rates[i].host, host) == 0) {
+			p->net_rates[i].per_minute = r.per_minute;
+			p->net_rates[i].bytes = r.bytes;
+			return 0;
+		}
+	}
+	if (p->n_net_rates >= HS_POLICY_MAX_LIST)
+		return fail(l, AT_KEY, "too many entries; at most %d are allowed", HS_POLICY_MAX_LIST);
+	p->net_rates = hs_xrealloc(p->net_rates, (p->n_net_rates + 1) * sizeof(*p->net_rates));
+	r.host = hs_xstrdup(host);
+	p->net_rates[p->n_net_rates++] = r;
+	return 0;
+}
+
+static int ld_net_rates(struct ld *l, json_t *obj)
+{
+	if (!json_is_object(obj))
+		return fail_type(l, obj,
+				 "an object like {\"api.example.com\": {\"connections_per_minute\": 60}}");
+	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+		path_key(l, json_object_iter_key(it));
+		if (net_rate_entry(l, json_object_iter_key(it), json_object_iter_value(it)) < 0)
+			return -1;
+		path_pop(l);
+	}
+	return 0;
+}
+
 static const struct member network_members[] = {
     {"allow", ld_net_allow},
     {"deny", ld_net_deny},
+    {"resolve", ld_net_resolve},
+    {"rate_limits", ld_net_rates},
 };
 
 static int ld_env_pass(struct ld *l, json_t *v)
@@ -1262,6 +1376,7 @@ static const char *section_of(const char *key)
 	    {"filesystem", filesystem_members, HS_ARRAY_LEN(filesystem_members)},
 	    {"filesystem.protect", protect_members, HS_ARRAY_LEN(protect_members)},
 	    {"network", network_members, HS_ARRAY_LEN(network_members)},
+	    {"a network.rate_limits entry", rate_members, HS_ARRAY_LEN(rate_members)},
 	    {"env", env_members, HS_ARRAY_LEN(env_members)},
 	    {"limits", limits_members, HS_ARRAY_LEN(limits_members)},
 	    {"commands", commands_members, HS_ARRAY_LEN(commands_members)},

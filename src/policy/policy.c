@@ -44,6 +44,10 @@ void hs_policy_free(struct hs_policy *p)
 	hs_strv_clear(&p->env_set);
 	hs_strv_clear(&p->net_allow);
 	hs_strv_clear(&p->net_deny);
+	hs_strv_clear(&p->net_resolve);
+	for (size_t i = 0; i < p->n_net_rates; i++)
+		free(p->net_rates[i].host);
+	free(p->net_rates);
 	hs_cmd_rules_free(&p->commands);
 	hs_policy_init(p);
 }
@@ -76,6 +80,13 @@ void hs_policy_copy(struct hs_policy *dst, const struct hs_policy *src)
 	hs_strv_copy(&dst->env_set, &src->env_set);
 	hs_strv_copy(&dst->net_allow, &src->net_allow);
 	hs_strv_copy(&dst->net_deny, &src->net_deny);
+	hs_strv_copy(&dst->net_resolve, &src->net_resolve);
+	dst->net_rates = hs_xcalloc(src->n_net_rates, sizeof(*dst->net_rates));
+	for (size_t i = 0; i < src->n_net_rates; i++) {
+		dst->net_rates[i] = src->net_rates[i];
+		dst->net_rates[i].host = hs_xstrdup(src->net_rates[i].host);
+	}
+	dst->n_net_rates = src->n_net_rates;
 	dst->limits = src->limits;
 	dst->best_effort = src->best_effort;
 	hs_cmd_rules_copy(&dst->commands, &src->commands);
@@ -517,6 +528,23 @@ char *hs_policy_to_json(const struct hs_policy *p)
 	json_object_set_new(root, "filesystem", filesystem_json(p));
 	json_object_set_new(net, "allow", strv_json(&p->net_allow));
 	json_object_set_new(net, "deny", strv_json(&p->net_deny));
+	json_t *res = json_object();
+	for (size_t i = 0; i < p->net_resolve.n; i++) {
+		const char *e = p->net_resolve.v[i], *eq = strchr(e, '=');
+		char *name = hs_xasprintf("%.*s", (int)(eq - e), e);
+		json_object_set_new(res, name, json_string(eq + 1));
+		free(name);
+	}
+	json_object_set_new(net, "resolve", res);
+	json_t *rates = json_object();
+	for (size_t i = 0; i < p->n_net_rates; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "connections_per_minute",
+				    json_integer((json_int_t)p->net_rates[i].per_minute));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)p->net_rates[i].bytes));
+		json_object_set_new(rates, p->net_rates[i].host, o);
+	}
+	json_object_set_new(net, "rate_limits", rates);
 	json_object_set_new(root, "network", net);
 	json_object_set_new(root, "commands", commands_json(p));
 	json_object_set_new(root, "env", env_json(p));

@@ -49,6 +49,13 @@ struct hs_limits {
 	uint64_t tmp_size;       /* size= of the private /tmp tmpfs */
 };
 
+/* network.rate_limits: one entry per host pattern. */
+struct hs_net_rate {
+	char *host;
+	uint64_t per_minute; /* connections per minute, 0 = none */
+	uint64_t bytes;	     /* bytes both ways over the run, 0 = none */
+};
+
 struct hs_policy {
 	char *name;  /* owned; preset name or policy file, for messages;
 	                NULL for an empty policy (hs_policy_init) */
@@ -69,8 +76,14 @@ struct hs_policy {
 	struct hs_strv env_pass; /* variable names passed from the caller */
 	struct hs_strv env_set;  /* "NAME=VALUE" set inside */
 
+	/* Network (see src/net/rules.h and docs/network.md). Patterns are
+	 * kept as written (validated at load); resolve entries are
+	 * "name=address", both normalised. */
 	struct hs_strv net_allow; /* host[:port] patterns; empty = no network */
 	struct hs_strv net_deny;
+	struct hs_strv net_resolve;
+	struct hs_net_rate *net_rates; /* network.rate_limits, in load order */
+	size_t n_net_rates;
 
 	struct hs_limits limits;
 	bool best_effort; /* run with the layers available, say which are missing */

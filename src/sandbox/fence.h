@@ -40,7 +40,8 @@ int hs_landlock_abi(void);
  * Returns the ABI used in *abi_used. Fails (-1) when the kernel has no
  * Landlock at all, unless best_effort, where it returns 0 with *abi_used 0. */
 int hs_landlock_apply(const struct hs_ll_rule *rules, size_t nrules, bool deny_tcp,
-		      bool best_effort, int *abi_used, struct hs_error *err);
+		      const uint16_t *connect_ports, bool best_effort, int *abi_used,
+		      struct hs_error *err);
 
 /* ---- capabilities ---- */
 

@@ -23,7 +23,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -494,13 +496,24 @@ __attribute__((noreturn)) static void reap_loop(pid_t cmd, const sigset_t *set)
 	}
 }
 
+/* The TCP ports the command may connect to: the proxy's, or none. */
+static const uint16_t *plan_ports(const struct hs_plan *plan)
+{
+	static uint16_t ports[3];
+	ports[0] = plan->proxy ? plan->proxy_http_port : 0;
+	ports[1] = plan->proxy ? plan->proxy_socks_port : 0;
+	ports[2] = 0;
+	return ports;
+}
+
 static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi, int *notify_fd)
 {
 	struct hs_error err;
 	hs_error_clear(&err);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("prctl(NO_NEW_PRIVS)");
-	if (hs_landlock_apply(plan->ll, plan->nll, plan->deny_tcp, plan->best_effort, abi, &err) < 0)
+	if (hs_landlock_apply(plan->ll, plan->nll, plan->deny_tcp, plan_ports(plan), plan->best_effort,
+			      abi, &err) < 0)
 		die_err(&err);
 	if (*abi > 0)
 		*layers |= HS_LAYER_LANDLOCK;
@@ -515,31 +528,52 @@ static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi,
 		*layers |= HS_LAYER_EXEC_NOTIFY;
 }
 
-/* READY, with the exec listener attached (SCM_RIGHTS) when there is one. */
-static void send_ready(int value, int fd)
+/* READY, with the fds the supervisor needs attached (SCM_RIGHTS), in the
+ * order that m.text names them: 'n' the exec listener, 'h' and 's' the
+ * proxy's HTTP and SOCKS listeners. */
+static void send_ready(int value, const int *fds, const char *tags)
 {
 	struct hs_msg m;
 	memset(&m, 0, sizeof(m));
 	m.type = HS_MSG_READY;
 	m.value = value;
+	size_t nfds = strlen(tags);
+	snprintf(m.text, sizeof(m.text), "%s", tags);
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
 		struct cmsghdr align;
 	} c;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
+	if (nfds > 0) {
 		memset(&c, 0, sizeof(c));
 		mh.msg_control = c.buf;
-		mh.msg_controllen = sizeof(c.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	if (sendmsg(g_sock, &mh, MSG_NOSIGNAL) < 0)
 		_exit(HS_EXIT_HARNESS);
+}
+
+/* A listening TCP socket on 127.0.0.1:port, inside the sandbox's network
+ * namespace: the supervisor accepts on it and relays (the sandbox itself
+ * only ever connects to it). */
+static int proxy_listener(uint16_t port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		die("socket for the proxy");
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("bind the proxy to 127.0.0.1:%u", (unsigned)port);
+	if (listen(s, 1024) < 0)
+		die("listen on 127.0.0.1:%u", (unsigned)port);
+	return s;
 }
 
 void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int sock)
@@ -565,6 +599,11 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 			die("sethostname");
 		build_root(plan);
 		loopback_up();
+	}
+	int proxy_fds[2] = {-1, -1};
+	if (plan->proxy && plan->userns) {
+		proxy_fds[0] = proxy_listener(plan->proxy_http_port);
+		proxy_fds[1] = proxy_listener(plan->proxy_socks_port);
 	}
 	if (chdir(plan->cwd) < 0 && chdir(plan->home) < 0 && chdir("/") < 0)
 		die("chdir %s", plan->cwd);
@@ -604,12 +643,29 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	if (cmd == 0) {
 		if (notify_fd >= 0)
 			close(notify_fd); /* only the supervisor answers notifications */
+		for (size_t i = 0; i < 2; i++)
+			if (proxy_fds[i] >= 0)
+				close(proxy_fds[i]); /* and accepts connections */
 		exec_command(plan, cg);
 	}
 	/* The command's execve waits in the kernel until the supervisor, which
 	 * gets the listener with READY, answers it. */
-	send_ready((int)layers | (abi << 16), notify_fd);
-	if (notify_fd >= 0)
-		close(notify_fd);
+	int fds[3];
+	char tags[4] = "";
+	size_t nfds = 0;
+	if (notify_fd >= 0) {
+		fds[nfds] = notify_fd;
+		tags[nfds++] = 'n';
+	}
+	if (proxy_fds[0] >= 0) {
+		fds[nfds] = proxy_fds[0];
+		tags[nfds++] = 'h';
+		fds[nfds] = proxy_fds[1];
+		tags[nfds++] = 's';
+	}
+	send_ready((int)layers | (abi << 16), fds, tags);
+	/* Only the supervisor answers notifications and accepts connections. */
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
 	reap_loop(cmd, &set);
 }

@@ -75,6 +75,19 @@ static int ll_add_path_rule(int ruleset_fd, const struct landlock_path_beneath_a
 	return (int)syscall(SYS_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, attr, 0);
 }
 
+/* struct landlock_net_port_attr and LANDLOCK_RULE_NET_PORT (ABI 4), which
+ * Debian 12's kernel headers predate. The kernel's struct is packed. */
+struct hs_ll_net_port_attr {
+	uint64_t allowed_access;
+	uint64_t port;
+} __attribute__((packed));
+#define HS_LL_RULE_NET_PORT 2
+
+static int ll_add_port_rule(int ruleset_fd, const struct hs_ll_net_port_attr *attr)
+{
+	return (int)syscall(SYS_landlock_add_rule, ruleset_fd, HS_LL_RULE_NET_PORT, attr, 0);
+}
+
 static int ll_restrict_self(int ruleset_fd)
 {
 	return (int)syscall(SYS_landlock_restrict_self, ruleset_fd, 0);
@@ -191,7 +204,8 @@ static void fill_ruleset_attr(struct hs_ll_ruleset_attr *attr, int abi, bool den
 }
 
 int hs_landlock_apply(const struct hs_ll_rule *rules, size_t nrules, bool deny_tcp,
-		      bool best_effort, int *abi_used, struct hs_error *err)
+		      const uint16_t *connect_ports, bool best_effort, int *abi_used,
+		      struct hs_error *err)
 {
 	int abi = hs_landlock_abi();
 	if (abi_used)
@@ -207,6 +221,18 @@ int hs_landlock_apply(const struct hs_ll_rule *rules, size_t nrules, bool deny_t
 
 	for (size_t i = 0; i < nrules; i++) {
 		if (add_rule(ruleset_fd, &rules[i], attr.handled_access_fs, err) < 0) {
+			close(ruleset_fd);
+			return -1;
+		}
+	}
+	/* The ports TCP may connect to (harness's proxy on loopback; the
+	 * network namespace has nothing else to reach). */
+	for (size_t i = 0; attr.handled_access_net && connect_ports && connect_ports[i]; i++) {
+		struct hs_ll_net_port_attr np = {.allowed_access = LANDLOCK_ACCESS_NET_CONNECT_TCP,
+						 .port = connect_ports[i]};
+		if (ll_add_port_rule(ruleset_fd, &np) < 0) {
+			hs_err_sys(err, "landlock: cannot allow TCP connect to port %u",
+				   (unsigned)connect_ports[i]);
 			close(ruleset_fd);
 			return -1;
 		}

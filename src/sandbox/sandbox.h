@@ -54,6 +54,8 @@ struct hs_placeholder {
 	int fd;     /* open, holding our shared flock for the run; -1 in a dry run */
 };
 
+struct hs_net_rules;
+
 struct hs_plan {
 	struct hs_mount *mounts; /* owned, in mount order (parents first) */
 	size_t nmounts;
@@ -71,7 +73,12 @@ struct hs_plan {
 	char *home;        /* owned: HOME inside (same path as outside) */
 	char *hostname;    /* owned */
 	struct hs_limits limits;
-	bool deny_tcp;     /* no network: Landlock refuses TCP too */
+	bool deny_tcp;     /* Landlock refuses TCP bind and connect, except connect
+			      to the proxy's ports when there is a proxy */
+	bool proxy;        /* egress through harness's proxy: pid 1 makes its
+			      listeners on loopback (ports below) for the supervisor */
+	uint16_t proxy_http_port, proxy_socks_port;
+	struct hs_net_rules *net_rules; /* owned: compiled network.allow/deny/resolve/rate_limits */
 	bool best_effort;  /* degrade instead of failing on missing layers */
 	bool userns;       /* false only in best-effort mode without user namespaces */
 	bool intercept_exec; /* execve/execveat wait for the supervisor (seccomp notify) */
@@ -155,6 +162,8 @@ struct hs_child {
 	unsigned layers;
 	int exec_errno_early; /* execve failure reported before READY, else 0 */
 	int notify_fd;        /* seccomp listener for the command's execs, -1 if none */
+	int proxy_http_fd;    /* listening sockets inside the sandbox's network */
+	int proxy_socks_fd;   /* namespace (plan->proxy), -1 if none */
 };
 
 /* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for

@@ -71,33 +71,51 @@ static void userns_remedy(int e, char *buf, size_t len)
 		 strerror(e));
 }
 
-/* One message, and the fd that came with it (SCM_RIGHTS), if any. */
-static ssize_t recv_msg_fd(int sock, struct hs_msg *m, int *fd)
+/* One message, and the fds that came with it (SCM_RIGHTS), at most 3. */
+static ssize_t recv_msg_fds(int sock, struct hs_msg *m, int fds[3], size_t *nfds)
 {
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
 		struct cmsghdr align;
 	} c;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
 			    .msg_controllen = sizeof(c.buf)};
-	*fd = -1;
+	*nfds = 0;
 	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (*nfds < 3)
+					fds[(*nfds)++] = fd;
+				else
+					close(fd);
+			}
+		}
 	return n;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 static int wait_ready(struct hs_child *c, struct hs_error *err)
 {
 	struct hs_msg m;
 	for (;;) {
-		int fd;
-		ssize_t n = recv_msg_fd(c->sock, &m, &fd);
-		if (fd >= 0 && m.type != HS_MSG_READY)
-			close(fd); /* only READY may carry one */
+		int fds[3];
+		size_t nfds;
+		ssize_t n = recv_msg_fds(c->sock, &m, fds, &nfds);
+		if (nfds && (n <= 0 || m.type != HS_MSG_READY)) {
+			close_fds(fds, nfds); /* only READY may carry fds */
+			nfds = 0;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -110,7 +128,23 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 		if (m.type == HS_MSG_READY) {
 			c->layers = (unsigned)m.value & 0xffff;
 			c->landlock_abi = m.value >> 16;
-			c->notify_fd = fd;
+			/* m.text names each fd: n(otify), h(ttp), s(ocks). */
+			m.text[sizeof(m.text) - 1] = '\0';
+			if (strlen(m.text) != nfds) {
+				close_fds(fds, nfds);
+				return hs_err(err, "the sandbox reported %zu fds for \"%s\"", nfds,
+					      m.text);
+			}
+			for (size_t i = 0; i < nfds; i++) {
+				int *slot = m.text[i] == 'n' ? &c->notify_fd
+					    : m.text[i] == 'h' ? &c->proxy_http_fd
+					    : m.text[i] == 's' ? &c->proxy_socks_fd
+							       : NULL;
+				if (slot && *slot < 0)
+					*slot = fds[i];
+				else
+					close(fds[i]);
+			}
 			return 0;
 		}
 		if (m.type == HS_MSG_ERROR) {
@@ -139,6 +173,8 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	c->pidfd = -1;
 	c->sock = -1;
 	c->notify_fd = -1;
+	c->proxy_http_fd = -1;
+	c->proxy_socks_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return hs_err_sys(err, "socketpair");
 

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
+#include "net/rules.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1005,6 +1006,24 @@ static void build_env(struct hs_plan *pl, const struct hs_policy *p, char **envp
 			env_set(&pl->env, name, eq + 1);
 		free(name);
 	}
+	if (pl->proxy) {
+		/* harness's own proxy, last so nothing overrides it. NO_PROXY is
+		 * empty: loopback inside holds only harness's listeners, and a
+		 * server on the host's loopback is reached through the proxy
+		 * like any other host. */
+		char *http = hs_xasprintf("http://127.0.0.1:%u", (unsigned)pl->proxy_http_port);
+		char *socks = hs_xasprintf("socks5h://127.0.0.1:%u", (unsigned)pl->proxy_socks_port);
+		static const char *const http_names[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
+							 "https_proxy"};
+		for (size_t i = 0; i < HS_ARRAY_LEN(http_names); i++)
+			env_set(&pl->env, http_names[i], http);
+		env_set(&pl->env, "ALL_PROXY", socks);
+		env_set(&pl->env, "all_proxy", socks);
+		env_set(&pl->env, "NO_PROXY", "");
+		env_set(&pl->env, "no_proxy", "");
+		free(http);
+		free(socks);
+	}
 }
 
 int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const char *cwd,
@@ -1019,8 +1038,25 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const cha
 	pl->hostname = hs_xstrdup("harness");
 	pl->limits = p->limits;
 	pl->best_effort = p->best_effort;
-	pl->deny_tcp = p->net_allow.n == 0;
+	/* TCP is always fenced by Landlock; with allowed hosts the command may
+	 * connect to the proxy's two ports on loopback, nothing else. */
+	pl->deny_tcp = true;
+	pl->proxy = p->net_allow.n > 0;
+	pl->proxy_http_port = 3128;
+	pl->proxy_socks_port = 1080;
 	pl->userns = true;
+	if (pl->proxy) {
+		struct hs_net_limit_spec *lim = hs_xcalloc(p->n_net_rates, sizeof(*lim));
+		for (size_t i = 0; i < p->n_net_rates; i++)
+			lim[i] = (struct hs_net_limit_spec){.host = p->net_rates[i].host,
+							    .per_minute = (unsigned)p->net_rates[i].per_minute,
+							    .bytes = p->net_rates[i].bytes};
+		pl->net_rules = hs_net_rules_new(&p->net_allow, &p->net_deny, &p->net_resolve, lim,
+						 p->n_net_rates, err);
+		free(lim);
+		if (!pl->net_rules)
+			return -1;
+	}
 
 	add_system_dirs(&b);
 	add_mount(&b, HS_MNT_PROC, NULL, "/proc", true);
@@ -1100,6 +1136,10 @@ int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error
 void hs_plan_without_namespaces(struct hs_plan *pl)
 {
 	pl->userns = false;
+	/* No network namespace to put the proxy's listeners in: ports 3128
+	 * and 1080 on the host's loopback could be anyone's, so Landlock
+	 * allows no TCP connect at all and allowed hosts are unreachable. */
+	pl->proxy = false;
 	add_landlock_rules(pl);
 }
 
@@ -1156,6 +1196,7 @@ void hs_plan_free(struct hs_plan *pl)
 	free(pl->cwd);
 	free(pl->home);
 	free(pl->hostname);
+	hs_net_rules_free(pl->net_rules);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -1212,8 +1253,12 @@ void hs_plan_describe(const struct hs_plan *pl, FILE *out)
 	fputc('\n', out);
 	fprintf(out, "working directory: %s\nHOME: %s (empty tmpfs unless granted)\n", pl->cwd,
 		pl->home);
-	fprintf(out, "network: %s\n", pl->deny_tcp ? "none (loopback only, nothing listening)"
-						 : "allowed hosts via proxy");
+	if (pl->proxy)
+		fprintf(out, "network: allowed hosts through harness's proxy (HTTP 127.0.0.1:%u, "
+			     "SOCKS5 127.0.0.1:%u)\n",
+			(unsigned)pl->proxy_http_port, (unsigned)pl->proxy_socks_port);
+	else
+		fprintf(out, "network: none (loopback only, nothing listening)\n");
 	const struct hs_limits *l = &pl->limits;
 	fprintf(out,
 		"limits: timeout %llums, cpu %llus, memory %llu bytes, processes %llu, file size "

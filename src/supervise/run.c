@@ -7,7 +7,21 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/wait.h>
+
+#include <event2/event.h>
+
+/* The sandbox could not be supervised: take it down (pid 1's death ends
+ * the pid namespace) and reap it. */
+static void kill_child(struct hs_child *c)
+{
+	syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+	siginfo_t si;
+	waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
+	c->pid = -1;
+}
 
 int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct hs_run_result *res,
 		struct hs_error *err)
@@ -42,12 +56,37 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	res->landlock_abi = child.landlock_abi;
 	if (hooks->started)
 		hooks->started(res, hooks->ctx);
-	r = hs_supervise(&child, plan, hooks->base, hooks->on_exec, hooks->ctx, &res->out, err);
+	/* One loop for everything: the caller's, or ours. */
+	struct event_base *base = hooks->base ? hooks->base : hs_event_base_new();
+	struct hs_proxy *proxy = NULL;
+	if (!base) {
+		r = hs_err(err, "cannot set up the supervisor's event loop");
+	} else if (child.proxy_http_fd >= 0 || child.proxy_socks_fd >= 0) {
+		struct hs_proxy_config pc = {.rules = plan->net_rules, .record = hooks->on_net,
+					     .ctx = hooks->ctx};
+		proxy = hs_proxy_new(base, &pc, child.proxy_http_fd, child.proxy_socks_fd, err);
+		child.proxy_http_fd = child.proxy_socks_fd = -1; /* the proxy owns them */
+		r = proxy ? 0 : -1;
+	} else if (plan->proxy) {
+		r = hs_err(err, "the sandbox did not hand over the proxy's listeners");
+	}
+	if (r == 0)
+		r = hs_supervise(&child, plan, base, hooks->on_exec, hooks->ctx, &res->out, err);
+	else
+		kill_child(&child);
+	if (proxy) {
+		hs_proxy_stats(proxy, &res->net);
+		hs_proxy_free(proxy); /* records the connections still open */
+	}
+	if (base && base != hooks->base)
+		event_base_free(base);
 	if (!plan->userns)
 		hs_cgroup_kill_all(&cg); /* no pid namespace took the leftovers down */
 	hs_close(&child.sock);
 	hs_close(&child.pidfd);
 	hs_close(&child.notify_fd);
+	hs_close(&child.proxy_http_fd);
+	hs_close(&child.proxy_socks_fd);
 	hs_cgroup_events(&cg, &res->oom_killed, &res->pids_max_hit);
 	hs_cgroup_destroy(&cg);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

@@ -7,6 +7,7 @@
 #ifndef HS_RUN_H
 #define HS_RUN_H
 
+#include "net/proxy.h"
 #include "supervise.h"
 
 struct hs_run_result {
@@ -18,6 +19,7 @@ struct hs_run_result {
 	bool fell_back;         /* best effort: ran without namespaces */
 	char fallback_why[HS_ERR_MSG_MAX]; /* why namespaces were refused */
 	bool cgroup;            /* a cgroup held the sandbox's processes */
+	struct hs_proxy_stats net; /* egress through the proxy */
 };
 
 /* Called once the sandbox is up, before the command's output can matter
@@ -31,6 +33,7 @@ struct hs_run_hooks {
 	void *ctx;
 	struct event_base *base; /* the loop to supervise in (NULL: a private one); the
 				    caller's own events on it run alongside */
+	hs_proxy_record_fn on_net; /* with plan->proxy: every connection's decision and end */
 };
 
 /* Runs the plan to completion. Returns 0 when the command ran (whatever it

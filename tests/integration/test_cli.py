@@ -156,10 +156,15 @@ def test_policy_check_several_files(harness, tmp_path):
     assert str(bad) in r.err
 
 
-def test_policy_network_allow_is_rejected(harness, tmp_path):
+def test_policy_network_allow_is_checked(harness, tmp_path):
     p = write_policy(tmp_path / "net.json", '{"extends": "restrict", "network": {"allow": ["example.com"]}}')
     r = harness.call(["policy", "check", str(p)])
-    assert r.rc == 125, r
+    assert r.rc == 0, r
+    p = write_policy(tmp_path / "bad.json",
+                     '{"extends": "restrict",\n "network": {"allow": ["github.com", "*.com"]}}')
+    r = harness.call(["policy", "check", str(p)])
+    assert r.rc == 125 and re.search(re.escape(str(p)) + r":2:\d+", r.err), r
+    assert "network.allow[1]" in r.err and "top-level domain" in r.err, r
     r = harness.call(["run", "--policy", str(p), "--", "true"])
     assert r.rc == 125, r
 

@@ -512,7 +512,7 @@ static int apply_ll(const struct hs_ll_rule *rules, size_t n, bool deny_tcp, int
 	int abi = -1;
 	hs_error_clear(&err);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    hs_landlock_apply(rules, n, deny_tcp, false, &abi, &err) < 0) {
+	    hs_landlock_apply(rules, n, deny_tcp, NULL, false, &abi, &err) < 0) {
 		(void)!write(fd, err.msg, strlen(err.msg));
 		_exit(91);
 	}
@@ -723,11 +723,11 @@ static void landlock_missing_child(int fd, void *arg)
 	hs_error_clear(&err);
 	int abi = -1;
 	put_int(fd, hs_landlock_abi());
-	put_int(fd, hs_landlock_apply(NULL, 0, true, false, &abi, &err));
+	put_int(fd, hs_landlock_apply(NULL, 0, true, NULL, false, &abi, &err));
 	put_int(fd, strstr(err.msg, "Landlock is not available") != NULL);
 	put_int(fd, strstr(err.msg, "--best-effort") != NULL);
 	abi = -1;
-	put_int(fd, hs_landlock_apply(NULL, 0, true, true, &abi, &err));
+	put_int(fd, hs_landlock_apply(NULL, 0, true, NULL, true, &abi, &err));
 	put_int(fd, abi);
 }
 

@@ -449,7 +449,8 @@ static void test_unknown_keys(void **state)
 	assert_load_error("{\"filesystem\": {\"protect\": {\"hiden\": []}}}", "\"hiden\"",
 			  "filesystem.protect.hiden: unknown key; did you mean \"hidden\"?");
 	assert_load_error("{\"network\": {\"proxy\": 1}}", "\"proxy\"",
-			  "network.proxy: unknown key; the keys allowed here are: allow, deny");
+			  "network.proxy: unknown key; the keys allowed here are: allow, deny, resolve, "
+			  "rate_limits");
 	assert_load_error("{\"memory\": \"1G\"}", "\"memory\"",
 			  "memory: unknown key here; \"memory\" belongs in \"limits\"");
 	assert_load_error("{\"limits\": {\"tmp_size\": \"1G\"}}", "\"tmp_size\"",
@@ -510,7 +511,7 @@ static void test_wrong_types(void **state)
 	    {"{\"best_effort\": 1}", "1", "best_effort: expected true or false, got a number"},
 	    {"{\"network\": {\"deny\": [null]}}", "null",
 	     "network.deny[0]: expected a string, got null"},
-	    {"{\"network\": {\"deny\": [\"\"]}}", "\"\"", "network.deny[0]: is empty"},
+	    {"{\"network\": {\"deny\": [\"\"]}}", "\"\"", "network.deny[0]: \"\" is empty"},
 	    {"{\"description\": 5}", "5", "description: expected a string"},
 	};
 	for (size_t i = 0; i < HS_ARRAY_LEN(cases); i++)
@@ -548,15 +549,62 @@ static void test_bad_sizes_and_durations(void **state)
 		assert_load_error(cases[i].json, cases[i].marker, cases[i].msg);
 }
 
-static void test_network_allow_rejected(void **state)
+static void test_network_rules(void **state)
 {
 	(void)state;
-	assert_load_error("{\"network\": {\"allow\": [\"pypi.org\"]}}", "[\"pypi",
-			  "network.allow: egress through harness's proxy is not available in this "
-			  "version; remove the entry (the sandbox has no network)");
+	struct hs_policy p;
+	hs_policy_init(&p);
+	load_ok(&p, "{\"network\": {\"allow\": [\"pypi.org\", \"*.github.com:443\", "
+		    "\"10.1.0.0/16\", \"[2001:db8::1]:8080\"], \"deny\": [\"gist.github.com\"], "
+		    "\"resolve\": {\"Mirror.Internal.\": \"::ffff:10.1.2.3\"}, "
+		    "\"rate_limits\": {\"pypi.org\": {\"connections_per_minute\": 60, "
+		    "\"bytes\": \"1G\"}}}}");
+	assert_int_equal(p.net_allow.n, 4);
+	assert_string_equal(p.net_allow.v[1], "*.github.com:443");
+	assert_int_equal(p.net_deny.n, 1);
+	assert_int_equal(p.net_resolve.n, 1);
+	assert_string_equal(p.net_resolve.v[0], "mirror.internal=10.1.2.3");
+	assert_int_equal(p.n_net_rates, 1);
+	assert_int_equal(p.net_rates[0].per_minute, 60);
+	assert_int_equal(p.net_rates[0].bytes, 1ULL << 30);
+	/* What the policy prints loads again to the same thing. */
+	char *json = hs_policy_to_json(&p);
+	struct hs_policy q;
+	hs_policy_init(&q);
+	load_ok(&q, json);
+	assert_int_equal(q.net_allow.n, 4);
+	assert_string_equal(q.net_resolve.v[0], "mirror.internal=10.1.2.3");
+	assert_int_equal(q.net_rates[0].bytes, 1ULL << 30);
+	free(json);
+	hs_policy_free(&q);
+	hs_policy_free(&p);
+
 	assert_load_error("{\"network\": {\"allow\": [3]}}", "3",
 			  "network.allow[0]: expected a string");
-	struct hs_policy p;
+	assert_load_error("{\"network\": {\"allow\": [\"ok.example\", \"*\"]}}", "\"*\"",
+			  "network.allow[1]: \"*\" would match every host");
+	assert_load_error("{\"network\": {\"allow\": [\"*.com\"]}}", "\"*.com\"",
+			  "top-level domain");
+	assert_load_error("{\"network\": {\"allow\": [\"a..b\"]}}", "\"a..b\"", "empty label");
+	assert_load_error("{\"network\": {\"allow\": [\"a.b:0\"]}}", "\"a.b:0\"",
+			  "port outside 1 to 65535");
+	assert_load_error("{\"network\": {\"allow\": [\"0.0.0.0/0\"]}}", "\"0.0.0.0/0\"",
+			  "would match every address");
+	assert_load_error("{\"network\": {\"allow\": [\"a*.b.c\"]}}", "\"a*", "only as a whole");
+	assert_load_error("{\"network\": {\"deny\": [\"ex ample.com\"]}}", "\"ex", "a space");
+	assert_load_error("{\"network\": {\"resolve\": {\"a_b.test\": \"10.0.0.1\"}}}", "\"a_b",
+			  "network.resolve[\"a_b.test\"]: \"a_b.test\" contains '_'");
+	assert_load_error("{\"network\": {\"resolve\": {\"a.test\": \"10.0.0.256\"}}}",
+			  "\"10.0.0.256\"", "is not an IPv4 or IPv6 address");
+	assert_load_error("{\"network\": {\"resolve\": {\"10.0.0.1\": \"10.0.0.2\"}}}",
+			  "\"10.0.0.1\"", "is an address");
+	assert_load_error("{\"network\": {\"resolve\": []}}", "[]", "expected an object");
+	assert_load_error("{\"network\": {\"rate_limits\": {\"a.test\": {\"per_minute\": 1}}}}",
+			  "\"per_minute\"", "unknown key");
+	assert_load_error("{\"network\": {\"rate_limits\": {\"*\": {}}}}", "\"*\"",
+			  "would match every host");
+	assert_load_error("{\"network\": {\"rate_limits\": {\"a.test\": {\"bytes\": \"lots\"}}}}",
+			  "\"lots\"", "is not a size");
 	hs_policy_init(&p);
 	load_ok(&p, "{\"network\": {\"allow\": []}}");
 	hs_policy_free(&p);
@@ -1208,7 +1256,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_wrong_types),
 	    cmocka_unit_test(test_bad_sizes_and_durations),
-	    cmocka_unit_test(test_network_allow_rejected),
+	    cmocka_unit_test(test_network_rules),
 	    cmocka_unit_test(test_syntax_error_position),
 	    cmocka_unit_test(test_duplicate_keys),
 	    cmocka_unit_test(test_nul_refused),

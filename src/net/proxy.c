@@ -1,0 +1,808 @@
+/*
+ * proxy.c: the egress proxy (see proxy.h).
+ *
+ * One struct conn per accepted client connection, moving through:
+ *
+ *   HEAD        reading the request head (HTTP) or the SOCKS5 handshake,
+ *               bounded in size and time;
+ *   RESOLVING   the name was allowed; waiting for DNS (or an override);
+ *   CONNECTING  the address was allowed and recorded; TCP connect upstream;
+ *   RELAY       bytes both ways, with back-pressure: a side whose peer has
+ *               more than RELAY_HIGH bytes waiting stops being read;
+ *   then freed (with a net.close record) when both directions are done or
+ *   either fails.
+ *
+ * A refusal is answered in the client's protocol (403 / SOCKS reply 0x02)
+ * naming the host and the rule, recorded, and the connection closed once
+ * the answer is written.
+ */
+#define _GNU_SOURCE
+#include "proxy.h"
+#include "net/http1.h"
+#include "net/rules.h"
+#include "net/socks5.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEAD_MAX (16 * 1024)       /* request head / SOCKS handshake bytes */
+#define RELAY_HIGH (1024 * 1024)   /* bytes waiting for a slow side before we stop reading */
+#define RELAY_LOW (256 * 1024)
+
+enum state { HEAD, RESOLVING, CONNECTING, RELAY, REFUSING };
+enum kind { K_HTTP, K_SOCKS };
+
+struct conn {
+	struct hs_proxy *px;
+	struct conn *prev, *next;
+	enum kind kind;
+	enum state state;
+	struct bufferevent *client, *up;
+	struct evdns_getaddrinfo_request *dns;
+	struct event *timer;   /* head, then resolve + connect deadline */
+	struct hs_socks5 socks;
+	struct hs_http_request rq; /* the parser keeps its state between reads */
+	const char *via;
+	bool is_connect;       /* HTTP CONNECT (a tunnel) rather than a forwarded request */
+	char host[256];        /* printable, as asked */
+	char name[256];        /* normalised name (or address text) used for the rules */
+	uint16_t port;
+	char addr[INET6_ADDRSTRLEN + 8];
+	char rule[160];
+	char *fwd;             /* the forwarded head of a plain-HTTP request */
+	size_t fwd_len;
+	uint64_t started_ms, bytes_up, bytes_down;
+	bool client_eof, up_eof;
+	bool connected;        /* recorded net.connect allowed, so net.close follows */
+	bool limit_hit;        /* refused by network.rate_limits: recorded as net.limit */
+	int lim;               /* index of the network.rate_limits entry, or -1 */
+};
+
+/* The state of one network.rate_limits entry: a token bucket of
+ * connections (full at the start, refilled at per_minute a minute) and the
+ * bytes relayed so far. */
+struct lim_state {
+	double tokens;
+	uint64_t last_ms;
+	uint64_t bytes;
+	bool started;
+};
+
+struct hs_proxy {
+	struct event_base *base;
+	struct hs_proxy_config cfg;
+	struct evconnlistener *l_http, *l_socks;
+	struct evdns_base *dns;
+	struct conn *conns;
+	unsigned nconns;
+	bool limit_recorded;
+	struct lim_state *lim;
+	struct hs_proxy_stats stats;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct timeval tv_ms(uint64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	return tv;
+}
+
+/* Printable copy of untrusted bytes (for records and messages). */
+static void printable(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < len && j + 1 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		out[j++] = ch > 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	out[j] = '\0';
+}
+
+/* ---- records ---- */
+
+static int record(struct conn *c, const char *action, bool allowed, const char *reason)
+{
+	struct hs_proxy *px = c->px;
+	if (!px->cfg.record)
+		return 0;
+	struct hs_proxy_event ev = {.action = action,
+				    .via = c->via ? c->via : "",
+				    .host = c->host,
+				    .port = c->port,
+				    .addr = c->addr,
+				    .allowed = allowed,
+				    .rule = c->rule,
+				    .reason = reason ? reason : "",
+				    .bytes_up = c->bytes_up,
+				    .bytes_down = c->bytes_down,
+				    .duration_ms = now_ms() - c->started_ms};
+	return px->cfg.record(px->cfg.ctx, &ev);
+}
+
+/* ---- lifetime ---- */
+
+static void conn_free(struct conn *c)
+{
+	struct hs_proxy *px = c->px;
+	if (c->connected) {
+		(void)record(c, "net.close", true, NULL);
+		px->stats.bytes_up += c->bytes_up;
+		px->stats.bytes_down += c->bytes_down;
+	}
+	if (c->dns) {
+		struct evdns_getaddrinfo_request *r = c->dns;
+		c->dns = NULL;
+		evdns_getaddrinfo_cancel(r); /* its callback sees c->dns == NULL... */
+	}
+	if (c->timer)
+		event_free(c->timer);
+	if (c->client)
+		bufferevent_free(c->client);
+	if (c->up)
+		bufferevent_free(c->up);
+	free(c->fwd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		px->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	px->nconns--;
+	free(c);
+}
+
+/* Closes once what is queued for the client has been written. */
+static void on_client_flushed(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_free(arg);
+}
+
+static void close_after_write(struct conn *c)
+{
+	if (c->up) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	if (c->timer)
+		event_del(c->timer);
+	bufferevent_disable(c->client, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
+	bufferevent_setcb(c->client, NULL, on_client_flushed, NULL, c);
+	/* A client that never reads its refusal is dropped after a while. */
+	struct timeval tv = tv_ms(5000);
+	bufferevent_set_timeouts(c->client, NULL, &tv);
+	bufferevent_enable(c->client, EV_WRITE);
+}
+
+/* Refuses in the client's protocol, records, closes. http_status: 403 for a
+ * rule, 400 malformed, 502 upstream failure, 504 timeout... */
+static void refuse(struct conn *c, int http_status, uint8_t socks_rep, const char *reason)
+{
+	struct hs_proxy *px = c->px;
+	px->stats.refused++;
+	c->state = REFUSING;
+	(void)record(c, c->limit_hit ? "net.limit" : "net.connect", false, reason);
+	struct evbuffer *out = bufferevent_get_output(c->client);
+	if (c->kind == K_HTTP) {
+		char hdr[600], body[1200];
+		snprintf(hdr, sizeof(hdr), "%s%s%s", c->host[0] ? c->host : "(request)",
+			 c->rule[0] ? " by " : "", c->rule);
+		/* The reason names the target and, for a policy refusal, how
+		 * to allow it on purpose. */
+		snprintf(body, sizeof(body), "harness refused this connection: %s\n%s%s%s", reason,
+			 c->rule[0] ? "Rule: " : "", c->rule, c->rule[0] ? "\n" : "");
+		if (http_status == 403)
+			snprintf(body + strlen(body), sizeof(body) - strlen(body),
+				 "Network rules: docs/network.md (harness run --allow-host, "
+				 "network.allow in the policy).\n");
+		char resp[2400];
+		size_t n = hs_http_error_response(resp, sizeof(resp), http_status, NULL,
+						  "X-Harness-Refused", hdr, body);
+		evbuffer_add(out, resp, n);
+	} else if (c->socks.state >= HS_SOCKS5_REQUEST || socks_rep == HS_SOCKS5_REP_CMD_UNSUPPORTED) {
+		uint8_t rep[32];
+		size_t n = hs_socks5_reply(rep, sizeof(rep), socks_rep, NULL);
+		evbuffer_add(out, rep, n);
+	}
+	close_after_write(c);
+}
+
+/* ---- relay ---- */
+
+static void relay_event(struct bufferevent *bev, short what, void *arg);
+
+static void relay_read(struct bufferevent *src, void *arg)
+{
+	struct conn *c = arg;
+	struct bufferevent *dst = src == c->client ? c->up : c->client;
+	struct evbuffer *in = bufferevent_get_input(src);
+	size_t n = evbuffer_get_length(in);
+	const struct hs_net_limit_spec *spec =
+	    c->lim >= 0 ? hs_net_limit_get(c->px->cfg.rules, (size_t)c->lim) : NULL;
+	bool over = false;
+	if (spec && spec->bytes) {
+		/* The byte cap: relay what is left of it, then close. */
+		struct lim_state *st = &c->px->lim[c->lim];
+		uint64_t left = spec->bytes > st->bytes ? spec->bytes - st->bytes : 0;
+		if (n > left) {
+			n = (size_t)left;
+			over = true;
+		}
+		st->bytes += n;
+	}
+	if (src == c->client)
+		c->bytes_up += n;
+	else
+		c->bytes_down += n;
+	if (over) {
+		evbuffer_remove_buffer(in, bufferevent_get_output(dst), n);
+		char why[HS_NET_REASON_MAX];
+		snprintf(why, sizeof(why),
+			 "%s:%u: the byte cap of %llu bytes set by network.rate_limits \"%s\" is "
+			 "used up; the connection is closed",
+			 c->host, (unsigned)c->port, (unsigned long long)spec->bytes, spec->host);
+		(void)record(c, "net.limit", false, why);
+		c->px->stats.refused++;
+		/* Close both ways once what was let through is written. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		c->client_eof = c->up_eof = true;
+		bufferevent_disable(c->client, EV_READ);
+		bufferevent_disable(c->up, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(c->up)) == 0) {
+			conn_free(c);
+			return;
+		}
+		bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
+		bufferevent_setwatermark(c->up, EV_WRITE, 0, 0);
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(dst), in);
+	if (evbuffer_get_length(bufferevent_get_output(dst)) >= RELAY_HIGH) {
+		/* Back-pressure: stop reading until dst has drained to RELAY_LOW. */
+		bufferevent_disable(src, EV_READ);
+		bufferevent_setwatermark(dst, EV_WRITE, RELAY_LOW, 0);
+	}
+}
+
+static void shutdown_write(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+}
+
+static void relay_write(struct bufferevent *dst, void *arg)
+{
+	struct conn *c = arg;
+	struct bufferevent *src = dst == c->client ? c->up : c->client;
+	bool src_eof = src == c->client ? c->client_eof : c->up_eof;
+	if (evbuffer_get_length(bufferevent_get_output(dst)) <= RELAY_LOW && !src_eof) {
+		bufferevent_enable(src, EV_READ);
+		bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
+	}
+	if (src_eof && evbuffer_get_length(bufferevent_get_output(dst)) == 0) {
+		shutdown_write(dst);
+		if (c->client_eof && c->up_eof)
+			conn_free(c);
+	}
+}
+
+static void relay_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		struct bufferevent *dst = bev == c->client ? c->up : c->client;
+		relay_read(bev, c); /* whatever came with the EOF */
+		if (bev == c->client)
+			c->client_eof = true;
+		else
+			c->up_eof = true;
+		bufferevent_disable(bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(dst)) == 0) {
+			shutdown_write(dst);
+			if (c->client_eof && c->up_eof)
+				conn_free(c);
+		} else {
+			bufferevent_setwatermark(dst, EV_WRITE, 0, 0); /* relay_write on drain */
+		}
+	}
+}
+
+static void start_relay(struct conn *c)
+{
+	c->state = RELAY;
+	if (c->timer)
+		event_del(c->timer);
+	bufferevent_set_timeouts(c->client, NULL, NULL);
+	bufferevent_set_timeouts(c->up, NULL, NULL);
+	bufferevent_setcb(c->client, relay_read, relay_write, relay_event, c);
+	bufferevent_setcb(c->up, relay_read, relay_write, relay_event, c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+	bufferevent_enable(c->up, EV_READ | EV_WRITE);
+	/* Bytes the client sent after its head (a TLS ClientHello right after
+	 * CONNECT, a request body) go up first. */
+	if (evbuffer_get_length(bufferevent_get_input(c->client)))
+		relay_read(c->client, c);
+}
+
+/* ---- connecting ---- */
+
+static void on_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		struct evbuffer *out = bufferevent_get_output(c->client);
+		if (c->kind == K_SOCKS) {
+			uint8_t rep[32];
+			size_t n = hs_socks5_reply(rep, sizeof(rep), HS_SOCKS5_REP_SUCCEEDED, NULL);
+			evbuffer_add(out, rep, n);
+		} else if (c->is_connect) {
+			static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+			evbuffer_add(out, ok, sizeof(ok) - 1);
+		} else {
+			evbuffer_add(bufferevent_get_output(c->up), c->fwd, c->fwd_len);
+			c->bytes_up += c->fwd_len;
+		}
+		start_relay(c);
+		return;
+	}
+	char why[160];
+	int e = EVUTIL_SOCKET_ERROR();
+	snprintf(why, sizeof(why), "cannot connect to %s: %s", c->addr,
+		 what & BEV_EVENT_TIMEOUT ? "timed out" : evutil_socket_error_to_string(e));
+	c->connected = false; /* the allowed record stands; the failure is its own */
+	refuse(c, 502, HS_SOCKS5_REP_HOST_UNREACHABLE, why);
+}
+
+static void connect_to(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->addr,
+			  sizeof(c->addr));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->addr,
+			  sizeof(c->addr));
+	/* The decision is recorded before the connection is made. */
+	if (record(c, "net.connect", true, NULL) < 0) {
+		refuse(c, 503, HS_SOCKS5_REP_GENERAL_FAILURE, "the audit record could not be written");
+		return;
+	}
+	c->connected = true;
+	c->px->stats.connections++;
+	c->state = CONNECTING;
+	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->up) {
+		refuse(c, 502, HS_SOCKS5_REP_GENERAL_FAILURE, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->up, NULL, NULL, on_up_event, c);
+	if (bufferevent_socket_connect(c->up, sa, (int)len) < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "cannot connect to %s", c->addr);
+		refuse(c, 502, HS_SOCKS5_REP_HOST_UNREACHABLE, why);
+	}
+}
+
+/* The address check, then connect. */
+static bool addr_allowed(struct conn *c, const struct sockaddr *sa, bool from_override,
+			 char *why, size_t whylen)
+{
+	struct hs_net_addr a;
+	hs_net_addr_from_sockaddr(sa, &a);
+	struct hs_net_verdict v;
+	hs_net_check_addr(c->px->cfg.rules, c->name, &a, c->port, from_override, &v);
+	if (v.allowed)
+		return true;
+	snprintf(c->rule, sizeof(c->rule), "%s", v.rule);
+	snprintf(why, whylen, "%s", v.reason);
+	return false;
+}
+
+static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn *c = arg;
+	if (result == EVUTIL_EAI_CANCEL)
+		return; /* conn_free cancelled it; c is gone */
+	c->dns = NULL;
+	if (result != 0 || !res) {
+		char why[HS_NET_REASON_MAX];
+		snprintf(why, sizeof(why), "cannot resolve %s: %s", c->name,
+			 evutil_gai_strerror(result));
+		if (res)
+			evutil_freeaddrinfo(res);
+		refuse(c, 502, HS_SOCKS5_REP_HOST_UNREACHABLE, why);
+		return;
+	}
+	/* The first address that passes; every one is checked (a name that
+	 * resolves to a public and a private address gets the public one). */
+	char why[HS_NET_REASON_MAX] = "";
+	for (struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
+		char w[HS_NET_REASON_MAX];
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		if (addr_allowed(c, ai->ai_addr, false, w, sizeof(w))) {
+			c->rule[0] = '\0';
+			hs_net_last_allow_rule(c->px->cfg.rules, c->name, c->port, c->rule,
+					       sizeof(c->rule));
+			connect_to(c, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+			evutil_freeaddrinfo(res);
+			return;
+		}
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s", w);
+	}
+	evutil_freeaddrinfo(res);
+	refuse(c, 403, HS_SOCKS5_REP_NOT_ALLOWED, why[0] ? why : "no usable address");
+}
+
+/* ---- deciding ---- */
+
+/* network.rate_limits for a new connection to c->name:c->port: false (and
+ * why) when its entry's connections per minute or byte cap are used up. */
+static bool limit_admit(struct conn *c, char *why, size_t whylen)
+{
+	struct hs_proxy *px = c->px;
+	c->lim = hs_net_limit_index(px->cfg.rules, c->name, c->port);
+	if (c->lim < 0)
+		return true;
+	const struct hs_net_limit_spec *spec = hs_net_limit_get(px->cfg.rules, (size_t)c->lim);
+	struct lim_state *st = &px->lim[c->lim];
+	uint64_t now = now_ms();
+	if (!st->started) {
+		st->started = true;
+		st->tokens = spec->per_minute;
+		st->last_ms = now;
+	}
+	if (spec->bytes && st->bytes >= spec->bytes) {
+		snprintf(why, whylen,
+			 "%s:%u: the byte cap of %llu bytes set by network.rate_limits \"%s\" is "
+			 "used up",
+			 c->name, (unsigned)c->port, (unsigned long long)spec->bytes, spec->host);
+		goto refused;
+	}
+	if (spec->per_minute) {
+		st->tokens += (double)(now - st->last_ms) * spec->per_minute / 60000.0;
+		if (st->tokens > spec->per_minute)
+			st->tokens = spec->per_minute;
+		st->last_ms = now;
+		if (st->tokens < 1.0) {
+			double wait = (1.0 - st->tokens) * 60.0 / spec->per_minute;
+			snprintf(why, whylen,
+				 "%s:%u: network.rate_limits \"%s\" allows %u connections a minute; "
+				 "the next is possible in %.1f s",
+				 c->name, (unsigned)c->port, spec->host, spec->per_minute, wait);
+			goto refused;
+		}
+		st->tokens -= 1.0;
+	}
+	return true;
+refused:
+	c->limit_hit = true;
+	snprintf(c->rule, sizeof(c->rule), "network.rate_limits \"%.100s\"", spec->host);
+	return false;
+}
+
+/* The target is known (c->host raw, c->port): check the name, then find an
+ * address and check it, then connect. */
+static void decide(struct conn *c, const char *raw, size_t rawlen)
+{
+	struct hs_proxy *px = c->px;
+	printable(raw, rawlen, c->host, sizeof(c->host));
+	if (c->timer)
+		event_del(c->timer);
+	struct timeval tv = tv_ms(px->cfg.connect_timeout_ms);
+	event_add(c->timer, &tv);
+	bufferevent_disable(c->client, EV_READ);
+	bufferevent_set_timeouts(c->client, NULL, NULL);
+
+	struct hs_net_verdict v;
+	hs_net_check_name(px->cfg.rules, raw, rawlen, c->port, &v);
+	snprintf(c->rule, sizeof(c->rule), "%s", v.rule);
+	if (!v.allowed) {
+		refuse(c, 403, HS_SOCKS5_REP_NOT_ALLOWED, v.reason);
+		return;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", v.name);
+	char limwhy[HS_NET_REASON_MAX];
+	if (!limit_admit(c, limwhy, sizeof(limwhy))) {
+		refuse(c, 429, HS_SOCKS5_REP_NOT_ALLOWED, limwhy);
+		return;
+	}
+	c->state = RESOLVING;
+
+	/* An address literal, or a name the policy resolves itself. */
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	bool override = false;
+	if (v.is_address) {
+		sslen = hs_net_addr_to_sockaddr(&v.addr, c->port, &ss);
+	} else {
+		struct hs_net_addr a;
+		if (hs_net_resolve_override(px->cfg.rules, c->name, &a)) {
+			sslen = hs_net_addr_to_sockaddr(&a, c->port, &ss);
+			override = true;
+		}
+	}
+	if (sslen) {
+		char why[HS_NET_REASON_MAX];
+		if (!addr_allowed(c, (struct sockaddr *)&ss, override, why, sizeof(why))) {
+			refuse(c, 403, HS_SOCKS5_REP_NOT_ALLOWED, why);
+			return;
+		}
+		connect_to(c, (struct sockaddr *)&ss, sslen);
+		return;
+	}
+	if (!px->dns) {
+		px->dns = evdns_base_new(px->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+							   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (!px->dns) {
+			refuse(c, 502, HS_SOCKS5_REP_GENERAL_FAILURE,
+			       "cannot set up DNS (is /etc/resolv.conf readable?)");
+			return;
+		}
+	}
+	struct evutil_addrinfo hints;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	char service[8];
+	snprintf(service, sizeof(service), "%u", (unsigned)c->port);
+	/* The callback may run before this returns (a hosts-file answer); it
+	 * then sees c->dns still NULL, as it should. */
+	struct evdns_getaddrinfo_request *r =
+		evdns_getaddrinfo(px->dns, c->name, service, &hints, on_resolved, c);
+	if (r && c->state == RESOLVING)
+		c->dns = r;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->state == HEAD)
+		refuse(c, 408, HS_SOCKS5_REP_GENERAL_FAILURE,
+		       "the request did not arrive in time");
+	else
+		refuse(c, 504, HS_SOCKS5_REP_HOST_UNREACHABLE,
+		       "resolving or connecting took too long");
+}
+
+/* ---- request heads ---- */
+
+static void http_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	size_t len = evbuffer_get_length(in);
+	size_t take = len < HEAD_MAX ? len : HEAD_MAX;
+	const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
+	struct hs_http_request *rqp = &c->rq;
+	size_t used = 0;
+	int r = hs_http_parse_request(buf, take, rqp, &used);
+	if (r == HS_HTTP_NEED_MORE) {
+		if (len >= HEAD_MAX)
+			refuse(c, 431, 0, "the request head is larger than 16 KiB");
+		return;
+	}
+	if (r != HS_HTTP_DONE) {
+		refuse(c, rqp->error_status ? rqp->error_status : 400, 0, rqp->error);
+		return;
+	}
+	const struct hs_http_request rq = *rqp;
+	c->port = rq.port;
+	if (rq.is_connect) {
+		c->is_connect = true;
+		c->via = "http-connect";
+	} else {
+		c->via = "http";
+		/* One request per upstream connection: forward the head in
+		 * origin form, hop-by-hop headers dropped, Connection: close. */
+		size_t cap = used + HS_HTTP_FORWARD_EXTRA;
+		c->fwd = malloc(cap);
+		ssize_t n = c->fwd ? hs_http_forward_head(&rq, buf, c->fwd, cap) : -1;
+		if (n < 0) {
+			refuse(c, 400, 0, "the request cannot be forwarded");
+			return;
+		}
+		c->fwd_len = (size_t)n;
+	}
+	char host[256];
+	size_t hostlen = rq.host_len < sizeof(host) ? rq.host_len : sizeof(host) - 1;
+	memcpy(host, rq.host, hostlen);
+	evbuffer_drain(in, used);
+	decide(c, host, hostlen);
+}
+
+static void socks_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	for (;;) {
+		size_t len = evbuffer_get_length(in);
+		if (len == 0)
+			return;
+		const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)len);
+		size_t used = 0;
+		uint8_t reply[16];
+		size_t reply_len = 0;
+		int r = hs_socks5_feed(&c->socks, buf, len, &used, reply, sizeof(reply), &reply_len);
+		evbuffer_drain(in, used);
+		if (reply_len)
+			evbuffer_add(bufferevent_get_output(c->client), reply, reply_len);
+		if (r == HS_SOCKS5_NEED_MORE) {
+			if (used == 0)
+				return;
+			continue;
+		}
+		if (r != HS_SOCKS5_DONE) {
+			refuse(c, 0, c->socks.error_reply, c->socks.error);
+			return;
+		}
+		c->port = c->socks.port;
+		decide(c, c->socks.host, c->socks.host_len);
+		return;
+	}
+}
+
+static void on_head_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (c->kind == K_HTTP)
+		http_head(c);
+	else
+		socks_head(c);
+}
+
+static void on_head_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	(void)what;
+	/* EOF or an error before a complete head: nothing was asked. */
+	conn_free(c);
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+		      void *arg)
+{
+	struct hs_proxy *px = arg;
+	(void)sa;
+	(void)len;
+	if (px->nconns >= px->cfg.max_conns) {
+		evutil_closesocket(fd);
+		px->stats.refused++;
+		if (!px->limit_recorded && px->cfg.record) {
+			px->limit_recorded = true; /* once a run: a flood must not flood the log */
+			struct hs_proxy_event ev = {.action = "net.limit", .via = "", .host = "",
+						    .addr = "", .rule = "",
+						    .reason = "too many open connections; further "
+							      "connections are closed at once"};
+			(void)px->cfg.record(px->cfg.ctx, &ev);
+		}
+		return;
+	}
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->px = px;
+	c->lim = -1;
+	c->kind = l == px->l_http ? K_HTTP : K_SOCKS;
+	c->via = c->kind == K_HTTP ? "http" : "socks5";
+	c->started_ms = now_ms();
+	c->client = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(px->base, on_deadline, c);
+	c->next = px->conns;
+	if (px->conns)
+		px->conns->prev = c;
+	px->conns = c;
+	px->nconns++;
+	if (!c->client || !c->timer) {
+		if (!c->client)
+			evutil_closesocket(fd);
+		conn_free(c);
+		return;
+	}
+	hs_socks5_init(&c->socks);
+	hs_http_request_init(&c->rq);
+	bufferevent_setcb(c->client, on_head_read, NULL, on_head_event, c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, HEAD_MAX);
+	struct timeval tv = tv_ms(px->cfg.head_timeout_ms);
+	event_add(c->timer, &tv);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+}
+
+struct hs_proxy *hs_proxy_new(struct event_base *base, const struct hs_proxy_config *cfg,
+			      int http_fd, int socks_fd, struct hs_error *err)
+{
+	struct hs_proxy *px = hs_xcalloc(1, sizeof(*px));
+	px->base = base;
+	px->cfg = *cfg;
+	px->lim = hs_xcalloc(hs_net_limit_count(cfg->rules) + 1, sizeof(*px->lim));
+	if (!px->cfg.max_conns)
+		px->cfg.max_conns = 1024;
+	if (!px->cfg.head_timeout_ms)
+		px->cfg.head_timeout_ms = 30000;
+	if (!px->cfg.connect_timeout_ms)
+		px->cfg.connect_timeout_ms = 30000;
+	/* Two fds a connection: raise the soft limit to the hard one (the
+	 * sandbox has its own limits already; this is the supervisor's). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+	if (http_fd >= 0)
+		px->l_http = evconnlistener_new(base, on_accept, px, flags, -1, http_fd);
+	if (socks_fd >= 0)
+		px->l_socks = evconnlistener_new(base, on_accept, px, flags, -1, socks_fd);
+	if ((http_fd >= 0 && !px->l_http) || (socks_fd >= 0 && !px->l_socks)) {
+		if (http_fd >= 0 && !px->l_http)
+			close(http_fd);
+		if (socks_fd >= 0 && !px->l_socks)
+			close(socks_fd);
+		hs_proxy_free(px);
+		hs_err(err, "cannot start the egress proxy's listeners");
+		return NULL;
+	}
+	return px;
+}
+
+void hs_proxy_stats(const struct hs_proxy *px, struct hs_proxy_stats *out)
+{
+	*out = px->stats;
+}
+
+void hs_proxy_free(struct hs_proxy *px)
+{
+	if (!px)
+		return;
+	while (px->conns)
+		conn_free(px->conns);
+	if (px->l_http)
+		evconnlistener_free(px->l_http);
+	if (px->l_socks)
+		evconnlistener_free(px->l_socks);
+	if (px->dns)
+		evdns_base_free(px->dns, 1);
+	free(px->lim);
+	free(px);
+}
