@@ -127,10 +127,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   strcmp(v.name, "evil.githubusercontent.com") != 0 && port == 443),
 			      "a name no rule admits was allowed");
 		struct hs_net_addr a;
+		uint16_t to;
 		if (v.is_address) {
 			hs_net_check_addr(r, v.name, &v.addr, port, false, &w);
 			check(w.allowed, "an allowed address literal fails its address check");
-		} else if (hs_net_resolve_override(r, v.name, &a)) {
+		} else if (hs_net_resolve_override(r, v.name, port, &a, &to)) {
 			hs_net_check_addr(r, v.name, &a, port, true, &w);
 			check(w.allowed, "a pinned address fails its address check");
 		}

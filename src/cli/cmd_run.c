@@ -509,7 +509,9 @@ static void approval_done(void *ctx, const struct hs_approval_request *rq,
 static int on_net(void *ctx, const struct hs_proxy_event *ev)
 {
 	struct run_ctx *rc = ctx;
-	if (!ev->allowed && strcmp(ev->action, "net.limit"))
+	if (!strcmp(ev->action, "net.dns"))
+		hs_cli_error("network: refused the DNS lookup of %s: %s", ev->host, ev->reason);
+	else if (!ev->allowed && strcmp(ev->action, "net.limit"))
 		hs_cli_error("network: refused %s %s:%u: %s", ev->via,
 			     ev->host[0] ? ev->host : "(no host)", ev->port, ev->reason);
 	else if (!ev->allowed)
@@ -606,7 +608,8 @@ static void run_started(const struct hs_run_result *res, void *ctx)
 		hs_cli_error("best effort: %s", res->fallback_why);
 		hs_cli_error("best effort: running WITHOUT namespaces: no private /tmp, HOME or "
 			     "/proc, no protected or hidden paths, no network isolation beyond "
-			     "Landlock's TCP rules, unix sockets on the host reachable; the "
+			     "Landlock's TCP rules (no TCP connect at all, and no egress proxy: "
+			     "allowed hosts are unreachable), unix sockets on the host reachable; the "
 			     "filesystem fence is Landlock alone, plus seccomp and rlimits%s",
 			     res->cgroup ? "" : "; processes that leave the session can outlive "
 						"the run (no cgroup to collect them)");

@@ -270,7 +270,10 @@ int hs_run_audit_net(struct hs_run_audit *ra, const struct hs_proxy_event *ev)
 	struct hs_error err;
 	hs_error_clear(&err);
 	char target[300];
-	snprintf(target, sizeof(target), "%s:%u", ev->host, ev->port);
+	if (ev->port)
+		snprintf(target, sizeof(target), "%s:%u", ev->host, ev->port);
+	else
+		snprintf(target, sizeof(target), "%s", ev->host);
 	json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s}", "via", ev->via, "host", ev->host,
 				 "port", (int)ev->port, "addr", ev->addr, "rule", ev->rule);
 	if (ev->reason[0])

@@ -18,8 +18,10 @@
  */
 #define _GNU_SOURCE
 #include "proxy.h"
+#include "net/dnsmsg.h"
 #include "net/http1.h"
 #include "net/rules.h"
+#include "net/sni.h"
 #include "net/socks5.h"
 
 #include <arpa/inet.h>
@@ -42,9 +44,15 @@
 #define HEAD_MAX (16 * 1024)       /* request head / SOCKS handshake bytes */
 #define RELAY_HIGH (1024 * 1024)   /* bytes waiting for a slow side before we stop reading */
 #define RELAY_LOW (256 * 1024)
+/* A ClientHello: its body bound, plus a record header for each record it
+ * may span, plus the handshake header. */
+#define TLS_HEAD_MAX (HS_SNI_HELLO_MAX + HS_SNI_RECORDS_MAX * 5 + 4)
+#define DNS_TTL 5                  /* seconds: answers are cheap, rules may be reloaded */
+#define DNS_BATCH 64               /* datagrams read per wakeup */
+#define DNS_RECORD_MAX 1000        /* refused lookups recorded per run */
 
 enum state { HEAD, RESOLVING, CONNECTING, RELAY, REFUSING };
-enum kind { K_HTTP, K_SOCKS };
+enum kind { K_HTTP, K_SOCKS, K_TLS, K_PLAIN };
 
 struct conn {
 	struct hs_proxy *px;
@@ -85,7 +93,12 @@ struct lim_state {
 struct hs_proxy {
 	struct event_base *base;
 	struct hs_proxy_config cfg;
-	struct evconnlistener *l_http, *l_socks;
+	struct evconnlistener *l_http, *l_socks, *l_tls, *l_plain;
+	int dns_fd;
+	struct event *dns_ev;
+	uint64_t dns_recorded;
+	char dns_last[HS_DNS_NAME_MAX + 1]; /* the last refused name (A and AAAA come in pairs) */
+	uint64_t dns_last_ms;
 	struct evdns_base *dns;
 	struct conn *conns;
 	unsigned nconns;
@@ -209,14 +222,17 @@ static void refuse(struct conn *c, int http_status, uint8_t socks_rep, const cha
 	c->state = REFUSING;
 	(void)record(c, c->limit_hit ? "net.limit" : "net.connect", false, reason);
 	struct evbuffer *out = bufferevent_get_output(c->client);
-	if (c->kind == K_HTTP) {
+	if (c->kind == K_HTTP || c->kind == K_PLAIN) {
 		char hdr[600], body[1200];
+		/* The rule is named when it is what refused (403, 429); a
+		 * failure after an allow rule admitted the host is not its. */
+		const char *rule = http_status == 403 || http_status == 429 ? c->rule : "";
 		snprintf(hdr, sizeof(hdr), "%s%s%s", c->host[0] ? c->host : "(request)",
-			 c->rule[0] ? " by " : "", c->rule);
+			 rule[0] ? " by " : "", rule);
 		/* The reason names the target and, for a policy refusal, how
 		 * to allow it on purpose. */
 		snprintf(body, sizeof(body), "harness refused this connection: %s\n%s%s%s", reason,
-			 c->rule[0] ? "Rule: " : "", c->rule, c->rule[0] ? "\n" : "");
+			 rule[0] ? "Rule: " : "", rule, rule[0] ? "\n" : "");
 		if (http_status == 403)
 			snprintf(body + strlen(body), sizeof(body) - strlen(body),
 				 "Network rules: docs/network.md (harness run --allow-host, "
@@ -225,6 +241,12 @@ static void refuse(struct conn *c, int http_status, uint8_t socks_rep, const cha
 		size_t n = hs_http_error_response(resp, sizeof(resp), http_status, NULL,
 						  "X-Harness-Refused", hdr, body);
 		evbuffer_add(out, resp, n);
+	} else if (c->kind == K_TLS) {
+		/* A fatal TLS alert, access_denied (49): the client reports it
+		 * rather than a bare reset. The reason is on harness's stderr
+		 * and in the audit record. */
+		static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 49};
+		evbuffer_add(out, alert, sizeof(alert));
 	} else if (c->socks.state >= HS_SOCKS5_REQUEST || socks_rep == HS_SOCKS5_REP_CMD_UNSUPPORTED) {
 		uint8_t rep[32];
 		size_t n = hs_socks5_reply(rep, sizeof(rep), socks_rep, NULL);
@@ -365,7 +387,10 @@ static void on_up_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		struct evbuffer *out = bufferevent_get_output(c->client);
-		if (c->kind == K_SOCKS) {
+		if (c->kind == K_TLS) {
+			/* Nothing to answer: the ClientHello, still in the
+			 * client's input, goes up first (start_relay). */
+		} else if (c->kind == K_SOCKS) {
 			uint8_t rep[32];
 			size_t n = hs_socks5_reply(rep, sizeof(rep), HS_SOCKS5_REP_SUCCEEDED, NULL);
 			evbuffer_add(out, rep, n);
@@ -551,8 +576,9 @@ static void decide(struct conn *c, const char *raw, size_t rawlen)
 		sslen = hs_net_addr_to_sockaddr(&v.addr, c->port, &ss);
 	} else {
 		struct hs_net_addr a;
-		if (hs_net_resolve_override(px->cfg.rules, c->name, &a)) {
-			sslen = hs_net_addr_to_sockaddr(&a, c->port, &ss);
+		uint16_t to_port;
+		if (hs_net_resolve_override(px->cfg.rules, c->name, c->port, &a, &to_port)) {
+			sslen = hs_net_addr_to_sockaddr(&a, to_port, &ss);
 			override = true;
 		}
 	}
@@ -628,7 +654,7 @@ static void http_head(struct conn *c)
 		c->is_connect = true;
 		c->via = "http-connect";
 	} else {
-		c->via = "http";
+		c->via = c->kind == K_PLAIN ? "http-host" : "http";
 		/* One request per upstream connection: forward the head in
 		 * origin form, hop-by-hop headers dropped, Connection: close. */
 		size_t cap = used + HS_HTTP_FORWARD_EXTRA;
@@ -677,12 +703,54 @@ static void socks_head(struct conn *c)
 	}
 }
 
+/* The transparent TLS path: the host is the ClientHello's server name.
+ * Nothing is consumed: the ClientHello goes upstream as it came. */
+static void tls_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	size_t len = evbuffer_get_length(in);
+	size_t take = len < TLS_HEAD_MAX ? len : TLS_HEAD_MAX;
+	const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)take);
+	struct hs_sni sni;
+	int r = hs_sni_parse(buf, take, &sni);
+	c->port = 443;
+	if (r == HS_SNI_NEED_MORE) {
+		if (len >= TLS_HEAD_MAX)
+			refuse(c, 400, 0, "the TLS ClientHello is larger than harness reads");
+		return;
+	}
+	if (r == HS_SNI_ERROR) {
+		char why[200];
+		snprintf(why, sizeof(why), "%s on port 443: %s",
+			 sni.not_tls ? "not TLS" : "a malformed TLS ClientHello", sni.error);
+		refuse(c, 400, 0, why);
+		return;
+	}
+	if (r == HS_SNI_NONE) {
+		refuse(c, 403, 0,
+		       "a TLS ClientHello without a server name (SNI): the transparent path "
+		       "decides by name; connect by name, or through the proxy "
+		       "(HTTPS_PROXY=http://127.0.0.1:3128)");
+		return;
+	}
+	if (sni.ech || sni.esni) {
+		printable(sni.name, sni.name_len, c->host, sizeof(c->host));
+		refuse(c, 403, 0,
+		       "the ClientHello encrypts the real server name (ECH); the name it shows "
+		       "is not the one it connects to, so it is refused");
+		return;
+	}
+	decide(c, sni.name, sni.name_len);
+}
+
 static void on_head_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	(void)bev;
-	if (c->kind == K_HTTP)
+	if (c->kind == K_HTTP || c->kind == K_PLAIN)
 		http_head(c);
+	else if (c->kind == K_TLS)
+		tls_head(c);
 	else
 		socks_head(c);
 }
@@ -724,8 +792,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	c->px = px;
 	c->lim = -1;
-	c->kind = l == px->l_http ? K_HTTP : K_SOCKS;
-	c->via = c->kind == K_HTTP ? "http" : "socks5";
+	c->kind = l == px->l_http ? K_HTTP : l == px->l_socks ? K_SOCKS : l == px->l_tls ? K_TLS : K_PLAIN;
+	c->via = c->kind == K_HTTP ? "http" : c->kind == K_SOCKS ? "socks5" : c->kind == K_TLS ? "tls" : "http-host";
 	c->started_ms = now_ms();
 	c->client = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(px->base, on_deadline, c);
@@ -743,18 +811,103 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	hs_socks5_init(&c->socks);
 	hs_http_request_init(&c->rq);
 	bufferevent_setcb(c->client, on_head_read, NULL, on_head_event, c);
-	bufferevent_setwatermark(c->client, EV_READ, 0, HEAD_MAX);
+	bufferevent_setwatermark(c->client, EV_READ, 0, c->kind == K_TLS ? TLS_HEAD_MAX : HEAD_MAX);
 	struct timeval tv = tv_ms(px->cfg.head_timeout_ms);
 	event_add(c->timer, &tv);
 	bufferevent_enable(c->client, EV_READ | EV_WRITE);
 }
 
+/* ---- the DNS stub ---- */
+
+/* A lookup the stub refused, recorded (the first DNS_RECORD_MAX of a run,
+ * then one net.limit: a loop of lookups must not flood the log). */
+static void dns_refused(struct hs_proxy *px, const char *name, const char *reason)
+{
+	if (!px->cfg.record || px->dns_recorded > DNS_RECORD_MAX)
+		return;
+	uint64_t now = now_ms();
+	if (strcmp(px->dns_last, name) == 0 && now - px->dns_last_ms < 2000)
+		return; /* the same lookup again (AAAA after A, a retry) */
+	snprintf(px->dns_last, sizeof(px->dns_last), "%s", name);
+	px->dns_last_ms = now;
+	bool last = px->dns_recorded++ == DNS_RECORD_MAX;
+	struct hs_proxy_event ev = {.action = last ? "net.limit" : "net.dns",
+				    .via = "dns",
+				    .host = last ? "" : name,
+				    .addr = "",
+				    .rule = "",
+				    .reason = last ? "more than 1000 refused DNS lookups; further ones "
+						     "are refused without a record"
+						   : reason};
+	(void)px->cfg.record(px->cfg.ctx, &ev);
+}
+
+/* Is name one the transparent path serves: allowed on port 443 or 80? */
+static bool dns_name_allowed(struct hs_proxy *px, const char *name, size_t len, char *why,
+			     size_t whylen)
+{
+	struct hs_net_verdict v;
+	hs_net_check_name(px->cfg.rules, name, len, 443, &v);
+	if (v.allowed && !v.is_address)
+		return true;
+	snprintf(why, whylen, "%s", v.is_address ? "an address, not a name" : v.reason);
+	hs_net_check_name(px->cfg.rules, name, len, 80, &v);
+	return v.allowed && !v.is_address;
+}
+
+static void on_dns(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs_proxy *px = arg;
+	(void)what;
+	for (int i = 0; i < DNS_BATCH; i++) {
+		uint8_t msg[1500], out[HS_DNS_UDP_MAX];
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, msg, sizeof(msg), MSG_TRUNC | MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return; /* EAGAIN: all read */
+		if ((size_t)n > sizeof(msg))
+			continue; /* truncated: no query is this long */
+		struct hs_dns_query q;
+		size_t olen = 0;
+		if (hs_dns_parse_query(msg, (size_t)n, &q) < 0) {
+			if (q.respond)
+				olen = hs_dns_answer_rcode(out, sizeof(out), &q, q.rcode, HS_DNS_UDP);
+		} else {
+			char why[HS_NET_REASON_MAX], shown[HS_DNS_NAME_MAX + 1];
+			if (!dns_name_allowed(px, q.name, q.name_len, why, sizeof(why))) {
+				printable(q.name, q.name_len, shown, sizeof(shown));
+				dns_refused(px, shown, why);
+				olen = hs_dns_answer_rcode(out, sizeof(out), &q, HS_DNS_NXDOMAIN,
+							   HS_DNS_UDP);
+			} else if (q.qtype == HS_DNS_TYPE_A) {
+				/* Every allowed name is 127.0.0.1 inside: the
+				 * listeners there take the real name from SNI or
+				 * Host and resolve it outside. */
+				static const uint8_t lo[1][4] = {{127, 0, 0, 1}};
+				olen = hs_dns_answer_a(out, sizeof(out), &q, lo, 1, DNS_TTL, HS_DNS_UDP);
+			} else {
+				/* AAAA and the rest: the name exists, with no
+				 * record of that type (IPv4 only inside). */
+				olen = hs_dns_answer_rcode(out, sizeof(out), &q, HS_DNS_NOERROR,
+							   HS_DNS_UDP);
+			}
+		}
+		if (olen)
+			(void)sendto(fd, out, olen, MSG_DONTWAIT, (struct sockaddr *)&from, fromlen);
+	}
+}
+
+/* ---- starting and stopping ---- */
+
 struct hs_proxy *hs_proxy_new(struct event_base *base, const struct hs_proxy_config *cfg,
-			      int http_fd, int socks_fd, struct hs_error *err)
+			      const struct hs_proxy_sockets *sk, struct hs_error *err)
 {
 	struct hs_proxy *px = hs_xcalloc(1, sizeof(*px));
 	px->base = base;
 	px->cfg = *cfg;
+	px->dns_fd = -1;
 	px->lim = hs_xcalloc(hs_net_limit_count(cfg->rules) + 1, sizeof(*px->lim));
 	if (!px->cfg.max_conns)
 		px->cfg.max_conns = 1024;
@@ -770,15 +923,34 @@ struct hs_proxy *hs_proxy_new(struct event_base *base, const struct hs_proxy_con
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
-	if (http_fd >= 0)
-		px->l_http = evconnlistener_new(base, on_accept, px, flags, -1, http_fd);
-	if (socks_fd >= 0)
-		px->l_socks = evconnlistener_new(base, on_accept, px, flags, -1, socks_fd);
-	if ((http_fd >= 0 && !px->l_http) || (socks_fd >= 0 && !px->l_socks)) {
-		if (http_fd >= 0 && !px->l_http)
-			close(http_fd);
-		if (socks_fd >= 0 && !px->l_socks)
-			close(socks_fd);
+	struct {
+		int fd;
+		struct evconnlistener **l;
+	} tcp[] = {{sk->http, &px->l_http},
+		   {sk->socks, &px->l_socks},
+		   {sk->tls, &px->l_tls},
+		   {sk->plain, &px->l_plain}};
+	bool ok = true;
+	for (size_t i = 0; i < HS_ARRAY_LEN(tcp); i++) {
+		if (tcp[i].fd < 0)
+			continue;
+		if (ok)
+			*tcp[i].l = evconnlistener_new(base, on_accept, px, flags, -1, tcp[i].fd);
+		if (!*tcp[i].l) {
+			close(tcp[i].fd);
+			ok = false;
+		}
+	}
+	if (sk->dns >= 0) {
+		px->dns_fd = sk->dns;
+		if (ok) {
+			px->dns_ev = event_new(base, sk->dns, EV_READ | EV_PERSIST, on_dns, px);
+			ok = px->dns_ev && event_add(px->dns_ev, NULL) == 0;
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
 		hs_proxy_free(px);
 		hs_err(err, "cannot start the egress proxy's listeners");
 		return NULL;
@@ -801,6 +973,14 @@ void hs_proxy_free(struct hs_proxy *px)
 		evconnlistener_free(px->l_http);
 	if (px->l_socks)
 		evconnlistener_free(px->l_socks);
+	if (px->l_tls)
+		evconnlistener_free(px->l_tls);
+	if (px->l_plain)
+		evconnlistener_free(px->l_plain);
+	if (px->dns_ev)
+		event_free(px->dns_ev);
+	if (px->dns_fd >= 0)
+		close(px->dns_fd);
 	if (px->dns)
 		evdns_base_free(px->dns, 1);
 	free(px->lim);

@@ -13,9 +13,20 @@
  * Protocols: HTTP CONNECT (any TCP, HTTPS included), absolute-form plain
  * HTTP (one request per upstream connection: the client connection is
  * bound to the host of its first request), SOCKS5 CONNECT (no auth; domain
- * names, IPv4, IPv6). Everything the sandbox sends is hostile: heads are
- * bounded, slow heads time out, connections are bounded in number, and
- * each relay buffers at most a fixed amount before it stops reading.
+ * names, IPv4, IPv6).
+ *
+ * The transparent path, for clients that ignore the proxy variables: a DNS
+ * stub on 127.0.0.1:53 answers 127.0.0.1 for names the rules allow on
+ * port 443 or 80 (NXDOMAIN for the rest; nothing is ever forwarded to a
+ * real resolver), and listeners on 127.0.0.1:443 and :80 take the host
+ * from the TLS ClientHello's server name or the HTTP Host header, then
+ * check, resolve, connect and relay as above. The ClientHello goes
+ * upstream unchanged (no TLS is terminated); a ClientHello without a
+ * server name, or with an encrypted one (ECH), is refused.
+ *
+ * Everything the sandbox sends is hostile: heads are bounded, slow heads
+ * time out, connections are bounded in number, and each relay buffers at
+ * most a fixed amount before it stops reading.
  */
 #ifndef HS_NET_PROXY_H
 #define HS_NET_PROXY_H
@@ -32,8 +43,10 @@ struct hs_proxy;
 /* One event for the audit trail. */
 struct hs_proxy_event {
 	const char *action;   /* "net.connect" (the decision, before connecting),
-				 "net.close" (bytes, duration), "net.limit" */
-	const char *via;      /* "http-connect", "http", "socks5" */
+				 "net.close" (bytes, duration), "net.limit",
+				 "net.dns" (a lookup the stub refused) */
+	const char *via;      /* "http-connect", "http", "socks5", "tls" (transparent,
+				 by SNI), "http-host" (transparent, by Host), "dns" */
 	const char *host;     /* as asked (printable), "" if unknown */
 	unsigned port;
 	const char *addr;     /* the address connected to, "" if none */
@@ -57,10 +70,20 @@ struct hs_proxy_config {
 	void *ctx;
 };
 
-/* Starts serving on the two listening sockets (either may be -1); takes
- * ownership of them. */
+/* The sockets pid 1 made inside the sandbox's network namespace; -1 for
+ * none. */
+struct hs_proxy_sockets {
+	int http;  /* TCP 127.0.0.1:3128: HTTP proxy (CONNECT, absolute form) */
+	int socks; /* TCP 127.0.0.1:1080: SOCKS5 */
+	int tls;   /* TCP 127.0.0.1:443: transparent TLS, the host from SNI */
+	int plain; /* TCP 127.0.0.1:80: transparent HTTP, the host from Host */
+	int dns;   /* UDP 127.0.0.1:53: the DNS stub */
+};
+
+/* Starts serving on the sockets; takes ownership of them (closed on
+ * failure too). */
 struct hs_proxy *hs_proxy_new(struct event_base *base, const struct hs_proxy_config *cfg,
-			      int http_fd, int socks_fd, struct hs_error *err);
+			      const struct hs_proxy_sockets *socks, struct hs_error *err);
 
 /* Counts for the end of the run. */
 struct hs_proxy_stats {

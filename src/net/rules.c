@@ -23,11 +23,6 @@ struct rule {
 	char label[HS_NET_RULE_LABEL_MAX];
 };
 
-struct pin {
-	char name[HS_NET_NAME_MAX + 1];
-	struct hs_net_addr addr;
-};
-
 struct limit {
 	struct hs_net_pattern pat;
 	struct hs_net_limit_spec spec; /* spec.host points at host */
@@ -37,7 +32,7 @@ struct limit {
 struct hs_net_rules {
 	struct rule *allow, *deny;
 	size_t nallow, ndeny;
-	struct pin *pins;
+	struct hs_net_pin *pins;
 	size_t npins;
 	struct limit *limits;
 	size_t nlimits;
@@ -581,11 +576,17 @@ struct hs_net_rules *hs_net_rules_new(const struct hs_strv *allow, const struct 
 		}
 		for (size_t i = 0; i < resolve->n; i++) {
 			const char *e = resolve->v[i], *eq = strchr(e, '='), *why = "";
-			struct pin *p = &r->pins[r->npins];
-			struct hs_net_addr a;
-			if (!eq || parse_target(e, (size_t)(eq - e), p->name, &a, &why) != 0 ||
-			    hs_net_addr_parse(eq + 1, &p->addr) < 0) {
-				hs_err(err, "network.resolve entry \"%s\" is not name=address", e);
+			bool at_key;
+			char key[HS_NET_NAME_MAX + 16];
+			int bad = !eq || (size_t)(eq - e) >= sizeof(key);
+			if (!bad) {
+				snprintf(key, sizeof(key), "%.*s", (int)(eq - e), e);
+				bad = hs_net_pin_parse(key, eq + 1, &r->pins[r->npins], &why,
+						       &at_key) < 0;
+			}
+			if (bad) {
+				hs_err(err, "network.resolve entry \"%s\" %s", e,
+				       *why ? why : "is not name=address");
 				goto fail;
 			}
 			r->npins++;
@@ -769,18 +770,95 @@ void hs_net_check_addr(const struct hs_net_rules *r, const char *name,
 		       subject, special, target);
 }
 
-bool hs_net_resolve_override(const struct hs_net_rules *r, const char *name,
-			     struct hs_net_addr *out)
+bool hs_net_resolve_override(const struct hs_net_rules *r, const char *name, uint16_t port,
+			     struct hs_net_addr *out, uint16_t *to_port)
 {
 	if (!r)
 		return false;
+	const struct hs_net_pin *any = NULL;
 	for (size_t i = 0; i < r->npins; i++) {
-		if (strcmp(r->pins[i].name, name) == 0) {
-			*out = r->pins[i].addr;
-			return true;
+		const struct hs_net_pin *p = &r->pins[i];
+		if (strcmp(p->name, name) != 0)
+			continue;
+		if (p->port == port) {
+			any = p;
+			break;
 		}
+		if (p->port == 0 && !any)
+			any = p;
 	}
-	return false;
+	if (!any)
+		return false;
+	*out = any->addr;
+	*to_port = any->to_port ? any->to_port : port;
+	return true;
+}
+
+/* "address[:port]": [v6]:port, v4:port, or a bare address. */
+static int parse_addr_port(const char *text, struct hs_net_addr *a, uint16_t *port,
+			   const char **why)
+{
+	size_t len = strlen(text);
+	const char *colon = NULL;
+	*port = 0;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (close && close[1] == ':')
+			colon = close + 1;
+		else if (close && close[1])
+			len = 0; /* junk after ']' */
+	} else {
+		colon = strchr(text, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* a bare IPv6 address */
+	}
+	char host[INET6_ADDRSTRLEN + 8];
+	size_t hl = colon ? (size_t)(colon - text) : len;
+	if (hl == 0 || hl >= sizeof(host)) {
+		*why = "is not an IPv4 or IPv6 address";
+		return -1;
+	}
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (colon && parse_port(colon + 1, strlen(colon + 1), port, why) < 0)
+		return -1;
+	if (hs_net_addr_parse(host, a) < 0) {
+		*why = "is not an IPv4 or IPv6 address";
+		return -1;
+	}
+	return 0;
+}
+
+int hs_net_pin_parse(const char *key, const char *value, struct hs_net_pin *out, const char **why,
+		     bool *at_key)
+{
+	struct hs_net_pattern pat;
+	memset(out, 0, sizeof(*out));
+	*at_key = true;
+	if (hs_net_pattern_parse(key, false, &pat, why) < 0)
+		return -1;
+	if (pat.kind != HS_NET_PAT_NAME) {
+		*why = pat.kind == HS_NET_PAT_ADDR
+			   ? "is an address; network.resolve maps names to addresses"
+			   : "is a wildcard; network.resolve maps one name to an address";
+		return -1;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", pat.name);
+	out->port = pat.port;
+	*at_key = false;
+	return parse_addr_port(value, &out->addr, &out->to_port, why);
+}
+
+void hs_net_pin_format(const struct hs_net_pin *p, char *buf, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN], k[16] = "", v[16] = "";
+	hs_net_addr_format(&p->addr, a, sizeof(a));
+	if (p->port)
+		snprintf(k, sizeof(k), ":%u", (unsigned)p->port);
+	if (p->to_port)
+		snprintf(v, sizeof(v), ":%u", (unsigned)p->to_port);
+	bool br = p->addr.family == AF_INET6 && p->to_port;
+	snprintf(buf, cap, "%s%s=%s%s%s%s", p->name, k, br ? "[" : "", a, br ? "]" : "", v);
 }
 
 void hs_net_last_allow_rule(const struct hs_net_rules *r, const char *name, uint16_t port,

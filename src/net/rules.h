@@ -125,9 +125,29 @@ void hs_net_check_addr(const struct hs_net_rules *r, const char *name,
 		       const struct hs_net_addr *addr, uint16_t port, bool from_override,
 		       struct hs_net_verdict *v);
 
-/* network.resolve: true and *out set when the policy pins name. */
-bool hs_net_resolve_override(const struct hs_net_rules *r, const char *name,
-			     struct hs_net_addr *out);
+/* A network.resolve entry: "name[:port]": "address[:port]". Connections
+ * to name (on that port, or any) go to address (on that port, or the one
+ * asked for), without DNS. A pin does not allow the name: network.allow
+ * does; it does vouch for the address (a special one is not refused). */
+struct hs_net_pin {
+	char name[HS_NET_NAME_MAX + 1];
+	uint16_t port;	  /* 0 = any */
+	struct hs_net_addr addr;
+	uint16_t to_port; /* 0 = the port asked for */
+};
+
+/* Parses a pin: 0, or -1 with *why (and *at_key true when the key is the
+ * culprit). */
+int hs_net_pin_parse(const char *key, const char *value, struct hs_net_pin *out, const char **why,
+		     bool *at_key);
+/* Its normalised form, "name[:port]=address[:port]" (what hs_net_rules_new
+ * takes in resolve). */
+void hs_net_pin_format(const struct hs_net_pin *p, char *buf, size_t cap);
+
+/* network.resolve: true, *out and *to_port set when the policy pins
+ * name:port (an entry for that port first, then one for any port). */
+bool hs_net_resolve_override(const struct hs_net_rules *r, const char *name, uint16_t port,
+			     struct hs_net_addr *out, uint16_t *to_port);
 
 /* The label of the allow rule that admits name:port ("" if none). */
 void hs_net_last_allow_rule(const struct hs_net_rules *r, const char *name, uint16_t port,

@@ -882,38 +882,34 @@ static int ld_net_deny(struct ld *l, json_t *v)
 	return each_string(l, v, net_deny_entry);
 }
 
-/* "name": "address": the proxy connects name to address without asking
- * DNS, and the address is allowed even when it is special (loopback...):
- * the policy named it. It does not allow the name; network.allow does. */
-static int net_resolve_entry(struct ld *l, const char *name, json_t *v)
+/* "name[:port]": "address[:port]": the proxy connects name (on that port,
+ * or any) to address without asking DNS, and the address is allowed even
+ * when it is special (loopback...): the policy named it. It does not allow
+ * the name; network.allow does. */
+static int net_resolve_entry(struct ld *l, const char *key, json_t *v)
 {
-	char norm[HS_NET_NAME_MAX + 1], q[128], at[64];
+	struct hs_net_pin pin;
 	const char *why;
-	struct hs_net_addr a;
-	if (hs_net_name_normalise(name, strlen(name), norm, &why) < 0)
-		return fail(l, AT_KEY, "%s %s; write a host name like \"mirror.internal\"",
-			    hs__quote(name, q, sizeof(q)), why);
-	if (hs_net_addr_parse(norm, &a) == 0)
-		return fail(l, AT_KEY, "%s is an address; network.resolve maps names to addresses",
-			    hs__quote(name, q, sizeof(q)));
+	bool at_key;
+	char q[128], norm[HS_NET_NAME_MAX + 64];
 	if (!json_is_string(v))
-		return fail_type(l, v, "an address string like \"192.0.2.10\" or \"2001:db8::10\"");
-	if (hs_net_addr_parse(json_string_value(v), &a) < 0)
-		return fail(l, AT_VALUE, "%s is not an IPv4 or IPv6 address",
-			    hs__quote(json_string_value(v), q, sizeof(q)));
-	hs_net_addr_format(&a, at, sizeof(at));
-	size_t n = strlen(norm);
+		return fail_type(l, v, "an address string like \"192.0.2.10\" or \"10.0.0.5:8443\"");
+	if (hs_net_pin_parse(key, json_string_value(v), &pin, &why, &at_key) < 0)
+		return fail(l, at_key ? AT_KEY : AT_VALUE, "%s %s",
+			    hs__quote(at_key ? key : json_string_value(v), q, sizeof(q)), why);
+	hs_net_pin_format(&pin, norm, sizeof(norm));
+	size_t n = strcspn(norm, "=") + 1; /* "name[:port]=" */
 	for (size_t i = 0; i < l->p->net_resolve.n; i++) {
 		char *e = l->p->net_resolve.v[i];
-		if (strncmp(e, norm, n) == 0 && e[n] == '=') {
+		if (strncmp(e, norm, n) == 0) {
 			free(e);
-			l->p->net_resolve.v[i] = hs_xasprintf("%s=%s", norm, at);
+			l->p->net_resolve.v[i] = hs_xstrdup(norm);
 			return 0;
 		}
 	}
 	if (l->p->net_resolve.n >= HS_POLICY_MAX_LIST)
 		return fail(l, AT_KEY, "too many entries; at most %d are allowed", HS_POLICY_MAX_LIST);
-	hs_strv_push_owned(&l->p->net_resolve, hs_xasprintf("%s=%s", norm, at));
+	hs_strv_push(&l->p->net_resolve, norm);
 	return 0;
 }
 

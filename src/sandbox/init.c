@@ -344,6 +344,69 @@ static void mount_one(const struct hs_mount *m)
  * assembled under /newroot, then pivoted into; /oldroot is detached, so no
  * path inside leads back to the host tree.
  */
+/* Lexically normalises an absolute path in place ("." and ".." resolved,
+ * ".." at the root staying at the root). */
+static void normalise_path(char *p)
+{
+	char out[PATH_MAX] = "";
+	size_t n = 0;
+	for (char *save = NULL, *c = strtok_r(p, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (strcmp(c, ".") == 0)
+			continue;
+		if (strcmp(c, "..") == 0) {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+			out[n] = '\0';
+			continue;
+		}
+		int w = snprintf(out + n, sizeof(out) - n, "/%s", c);
+		if (w < 0 || (size_t)w >= sizeof(out) - n)
+			die("path too long");
+		n += (size_t)w;
+	}
+	snprintf(p, PATH_MAX, "%s", n ? out : "/");
+}
+
+/*
+ * The transparent path's DNS stub listens on 127.0.0.1:53: point the
+ * resolver at it by covering /etc/resolv.conf with a file from the base
+ * tmpfs. When /etc/resolv.conf is a symlink (systemd-resolved's
+ * ../run/systemd/resolve/stub-resolv.conf), the file it names is covered
+ * if the sandbox shows it; otherwise nothing is, and names simply do not
+ * resolve inside (closed, as without the stub).
+ */
+static void cover_resolv_conf(void)
+{
+	static const char conf[] = "# harness: names resolve through its DNS stub; see "
+				   "docs/network.md\nnameserver 127.0.0.1\noptions attempts:2 "
+				   "timeout:2\n";
+	int fd = open("/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, conf, sizeof(conf) - 1) != (ssize_t)(sizeof(conf) - 1))
+		die("write the sandbox's resolv.conf");
+	close(fd);
+	char inside[PATH_MAX] = "/etc/resolv.conf", path[PATH_MAX + 16], target[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s%s", NEWROOT, inside);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			return;
+		target[n] = '\0';
+		if (target[0] == '/')
+			snprintf(inside, sizeof(inside), "%s", target);
+		else if ((size_t)snprintf(inside, sizeof(inside), "/etc/%s", target) >= sizeof(inside))
+			return;
+		normalise_path(inside);
+		snprintf(path, sizeof(path), "%s%s", NEWROOT, inside);
+	}
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	bind_path("/resolv.conf", path, false,
+		  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+}
+
 static void build_root(const struct hs_plan *plan)
 {
 	/* Safety: MS_PRIVATE so none of our mounts propagate back to the host. */
@@ -369,6 +432,8 @@ static void build_root(const struct hs_plan *plan)
 		die("bind newroot");
 	for (size_t i = 0; i < plan->nmounts; i++)
 		mount_one(&plan->mounts[i]);
+	if (plan->transparent)
+		cover_resolv_conf();
 	/* Nothing can be created in the root itself. */
 	set_attr(NEWROOT, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
 	if (chdir(NEWROOT) < 0)
@@ -496,13 +561,21 @@ __attribute__((noreturn)) static void reap_loop(pid_t cmd, const sigset_t *set)
 	}
 }
 
-/* The TCP ports the command may connect to: the proxy's, or none. */
+/* The TCP ports the command may connect to: the proxy's (and 80 and 443
+ * for the transparent path), or none. Zero-terminated. */
 static const uint16_t *plan_ports(const struct hs_plan *plan)
 {
-	static uint16_t ports[3];
-	ports[0] = plan->proxy ? plan->proxy_http_port : 0;
-	ports[1] = plan->proxy ? plan->proxy_socks_port : 0;
-	ports[2] = 0;
+	static uint16_t ports[5];
+	size_t n = 0;
+	if (plan->proxy) {
+		ports[n++] = plan->proxy_http_port;
+		ports[n++] = plan->proxy_socks_port;
+		if (plan->transparent) {
+			ports[n++] = 443;
+			ports[n++] = 80;
+		}
+	}
+	ports[n] = 0;
 	return ports;
 }
 
@@ -530,7 +603,8 @@ static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi,
 
 /* READY, with the fds the supervisor needs attached (SCM_RIGHTS), in the
  * order that m.text names them: 'n' the exec listener, 'h' and 's' the
- * proxy's HTTP and SOCKS listeners. */
+ * proxy's HTTP and SOCKS listeners, 't', 'p' and 'd' the transparent
+ * path's (443, 80, and the DNS stub's UDP socket). */
 static void send_ready(int value, const int *fds, const char *tags)
 {
 	struct hs_msg m;
@@ -541,7 +615,7 @@ static void send_ready(int value, const int *fds, const char *tags)
 	snprintf(m.text, sizeof(m.text), "%s", tags);
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		char buf[CMSG_SPACE(sizeof(int) * 6)];
 		struct cmsghdr align;
 	} c;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -559,19 +633,21 @@ static void send_ready(int value, const int *fds, const char *tags)
 		_exit(HS_EXIT_HARNESS);
 }
 
-/* A listening TCP socket on 127.0.0.1:port, inside the sandbox's network
- * namespace: the supervisor accepts on it and relays (the sandbox itself
- * only ever connects to it). */
-static int proxy_listener(uint16_t port)
+/* A listening TCP socket (or, udp, a bound UDP socket) on 127.0.0.1:port,
+ * inside the sandbox's network namespace: the supervisor accepts (reads)
+ * on it and relays (the sandbox itself only ever connects to it). Ports
+ * below 1024 need CAP_NET_BIND_SERVICE, which pid 1 holds in the user
+ * namespace that owns this network namespace (before the fences drop it). */
+static int proxy_listener(uint16_t port, bool udp)
 {
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int s = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		die("socket for the proxy");
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0)
-		die("bind the proxy to 127.0.0.1:%u", (unsigned)port);
-	if (listen(s, 1024) < 0)
+		die("bind the proxy to 127.0.0.1:%u%s", (unsigned)port, udp ? " (UDP)" : "");
+	if (!udp && listen(s, 1024) < 0)
 		die("listen on 127.0.0.1:%u", (unsigned)port);
 	return s;
 }
@@ -600,10 +676,17 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 		build_root(plan);
 		loopback_up();
 	}
-	int proxy_fds[2] = {-1, -1};
+	/* The proxy's sockets, in the order of their READY tags. */
+	static const char proxy_tags[] = "hstpd";
+	int proxy_fds[5] = {-1, -1, -1, -1, -1};
 	if (plan->proxy && plan->userns) {
-		proxy_fds[0] = proxy_listener(plan->proxy_http_port);
-		proxy_fds[1] = proxy_listener(plan->proxy_socks_port);
+		proxy_fds[0] = proxy_listener(plan->proxy_http_port, false);
+		proxy_fds[1] = proxy_listener(plan->proxy_socks_port, false);
+		if (plan->transparent) {
+			proxy_fds[2] = proxy_listener(443, false);
+			proxy_fds[3] = proxy_listener(80, false);
+			proxy_fds[4] = proxy_listener(53, true);
+		}
 	}
 	if (chdir(plan->cwd) < 0 && chdir(plan->home) < 0 && chdir("/") < 0)
 		die("chdir %s", plan->cwd);
@@ -643,25 +726,25 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	if (cmd == 0) {
 		if (notify_fd >= 0)
 			close(notify_fd); /* only the supervisor answers notifications */
-		for (size_t i = 0; i < 2; i++)
+		for (size_t i = 0; i < HS_ARRAY_LEN(proxy_fds); i++)
 			if (proxy_fds[i] >= 0)
 				close(proxy_fds[i]); /* and accepts connections */
 		exec_command(plan, cg);
 	}
 	/* The command's execve waits in the kernel until the supervisor, which
 	 * gets the listener with READY, answers it. */
-	int fds[3];
-	char tags[4] = "";
+	int fds[6];
+	char tags[7] = "";
 	size_t nfds = 0;
 	if (notify_fd >= 0) {
 		fds[nfds] = notify_fd;
 		tags[nfds++] = 'n';
 	}
-	if (proxy_fds[0] >= 0) {
-		fds[nfds] = proxy_fds[0];
-		tags[nfds++] = 'h';
-		fds[nfds] = proxy_fds[1];
-		tags[nfds++] = 's';
+	for (size_t i = 0; i < HS_ARRAY_LEN(proxy_fds); i++) {
+		if (proxy_fds[i] >= 0) {
+			fds[nfds] = proxy_fds[i];
+			tags[nfds++] = proxy_tags[i];
+		}
 	}
 	send_ready((int)layers | (abi << 16), fds, tags);
 	/* Only the supervisor answers notifications and accepts connections. */

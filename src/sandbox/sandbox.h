@@ -78,6 +78,10 @@ struct hs_plan {
 	bool proxy;        /* egress through harness's proxy: pid 1 makes its
 			      listeners on loopback (ports below) for the supervisor */
 	uint16_t proxy_http_port, proxy_socks_port;
+	bool transparent;  /* with the proxy: listeners on 127.0.0.1:80 and :443 and a
+			      DNS stub on 127.0.0.1:53 (UDP), /etc/resolv.conf
+			      pointing at it, for clients that ignore the proxy
+			      variables */
 	struct hs_net_rules *net_rules; /* owned: compiled network.allow/deny/resolve/rate_limits */
 	bool best_effort;  /* degrade instead of failing on missing layers */
 	bool userns;       /* false only in best-effort mode without user namespaces */
@@ -164,6 +168,9 @@ struct hs_child {
 	int notify_fd;        /* seccomp listener for the command's execs, -1 if none */
 	int proxy_http_fd;    /* listening sockets inside the sandbox's network */
 	int proxy_socks_fd;   /* namespace (plan->proxy), -1 if none */
+	int proxy_tls_fd;     /* plan->transparent: 127.0.0.1:443, :80 (TCP), */
+	int proxy_plain_fd;   /* and :53 (UDP), -1 if none */
+	int proxy_dns_fd;
 };
 
 /* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for

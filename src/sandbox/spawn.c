@@ -71,12 +71,15 @@ static void userns_remedy(int e, char *buf, size_t len)
 		 strerror(e));
 }
 
-/* One message, and the fds that came with it (SCM_RIGHTS), at most 3. */
-static ssize_t recv_msg_fds(int sock, struct hs_msg *m, int fds[3], size_t *nfds)
+#define READY_FDS_MAX 6
+
+/* One message, and the fds that came with it (SCM_RIGHTS), at most
+ * READY_FDS_MAX. */
+static ssize_t recv_msg_fds(int sock, struct hs_msg *m, int fds[READY_FDS_MAX], size_t *nfds)
 {
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		char buf[CMSG_SPACE(sizeof(int) * READY_FDS_MAX)];
 		struct cmsghdr align;
 	} c;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
@@ -90,7 +93,7 @@ static ssize_t recv_msg_fds(int sock, struct hs_msg *m, int fds[3], size_t *nfds
 			for (size_t i = 0; i < k; i++) {
 				int fd;
 				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				if (*nfds < 3)
+				if (*nfds < READY_FDS_MAX)
 					fds[(*nfds)++] = fd;
 				else
 					close(fd);
@@ -109,7 +112,7 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 {
 	struct hs_msg m;
 	for (;;) {
-		int fds[3];
+		int fds[READY_FDS_MAX];
 		size_t nfds;
 		ssize_t n = recv_msg_fds(c->sock, &m, fds, &nfds);
 		if (nfds && (n <= 0 || m.type != HS_MSG_READY)) {
@@ -128,7 +131,8 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 		if (m.type == HS_MSG_READY) {
 			c->layers = (unsigned)m.value & 0xffff;
 			c->landlock_abi = m.value >> 16;
-			/* m.text names each fd: n(otify), h(ttp), s(ocks). */
+			/* m.text names each fd: n(otify), h(ttp), s(ocks),
+			 * t(ls), p(lain HTTP), d(ns). */
 			m.text[sizeof(m.text) - 1] = '\0';
 			if (strlen(m.text) != nfds) {
 				close_fds(fds, nfds);
@@ -139,6 +143,9 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 				int *slot = m.text[i] == 'n' ? &c->notify_fd
 					    : m.text[i] == 'h' ? &c->proxy_http_fd
 					    : m.text[i] == 's' ? &c->proxy_socks_fd
+					    : m.text[i] == 't' ? &c->proxy_tls_fd
+					    : m.text[i] == 'p' ? &c->proxy_plain_fd
+					    : m.text[i] == 'd' ? &c->proxy_dns_fd
 							       : NULL;
 				if (slot && *slot < 0)
 					*slot = fds[i];
@@ -175,6 +182,9 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	c->notify_fd = -1;
 	c->proxy_http_fd = -1;
 	c->proxy_socks_fd = -1;
+	c->proxy_tls_fd = -1;
+	c->proxy_plain_fd = -1;
+	c->proxy_dns_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return hs_err_sys(err, "socketpair");
 

@@ -1044,6 +1044,7 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const cha
 	pl->proxy = p->net_allow.n > 0;
 	pl->proxy_http_port = 3128;
 	pl->proxy_socks_port = 1080;
+	pl->transparent = pl->proxy;
 	pl->userns = true;
 	if (pl->proxy) {
 		struct hs_net_limit_spec *lim = hs_xcalloc(p->n_net_rates, sizeof(*lim));
@@ -1140,6 +1141,7 @@ void hs_plan_without_namespaces(struct hs_plan *pl)
 	 * and 1080 on the host's loopback could be anyone's, so Landlock
 	 * allows no TCP connect at all and allowed hosts are unreachable. */
 	pl->proxy = false;
+	pl->transparent = false;
 	add_landlock_rules(pl);
 }
 
@@ -1255,8 +1257,11 @@ void hs_plan_describe(const struct hs_plan *pl, FILE *out)
 		pl->home);
 	if (pl->proxy)
 		fprintf(out, "network: allowed hosts through harness's proxy (HTTP 127.0.0.1:%u, "
-			     "SOCKS5 127.0.0.1:%u)\n",
-			(unsigned)pl->proxy_http_port, (unsigned)pl->proxy_socks_port);
+			     "SOCKS5 127.0.0.1:%u%s)\n",
+			(unsigned)pl->proxy_http_port, (unsigned)pl->proxy_socks_port,
+			pl->transparent ? "; transparent 127.0.0.1:80 and :443, DNS stub "
+					  "127.0.0.1:53"
+					: "");
 	else
 		fprintf(out, "network: none (loopback only, nothing listening)\n");
 	const struct hs_limits *l = &pl->limits;

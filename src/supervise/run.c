@@ -64,8 +64,15 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	} else if (child.proxy_http_fd >= 0 || child.proxy_socks_fd >= 0) {
 		struct hs_proxy_config pc = {.rules = plan->net_rules, .record = hooks->on_net,
 					     .ctx = hooks->ctx};
-		proxy = hs_proxy_new(base, &pc, child.proxy_http_fd, child.proxy_socks_fd, err);
-		child.proxy_http_fd = child.proxy_socks_fd = -1; /* the proxy owns them */
+		struct hs_proxy_sockets ps = {.http = child.proxy_http_fd,
+					      .socks = child.proxy_socks_fd,
+					      .tls = child.proxy_tls_fd,
+					      .plain = child.proxy_plain_fd,
+					      .dns = child.proxy_dns_fd};
+		proxy = hs_proxy_new(base, &pc, &ps, err);
+		/* the proxy owns them */
+		child.proxy_http_fd = child.proxy_socks_fd = -1;
+		child.proxy_tls_fd = child.proxy_plain_fd = child.proxy_dns_fd = -1;
 		r = proxy ? 0 : -1;
 	} else if (plan->proxy) {
 		r = hs_err(err, "the sandbox did not hand over the proxy's listeners");
@@ -87,6 +94,9 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	hs_close(&child.notify_fd);
 	hs_close(&child.proxy_http_fd);
 	hs_close(&child.proxy_socks_fd);
+	hs_close(&child.proxy_tls_fd);
+	hs_close(&child.proxy_plain_fd);
+	hs_close(&child.proxy_dns_fd);
 	hs_cgroup_events(&cg, &res->oom_killed, &res->pids_max_hit);
 	hs_cgroup_destroy(&cg);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

