@@ -47,7 +47,11 @@ struct sqlite_sink {
 	struct audit_hasher *hasher; /* borrowed */
 	uint64_t last_seq;           /* our view of the chain's end */
 	char *scratch;               /* AUDIT_SCRATCH bytes */
+	bool trim_on_close;          /* checkpoint a long WAL at close (see open_store) */
 };
+
+/* A WAL longer than this (about 32 pages) is checkpointed when a run ends. */
+#define WAL_TRIM_BYTES (32 * 4096 + 32 * 24 + 32)
 
 /* "what: sqlite's message (errno text)" into err, naming the sink. */
 static int db_err(sqlite3 *db, const char *name, const char *what, struct hs_error *err)
@@ -232,6 +236,15 @@ static void sqlite_close(struct audit_sink *base)
 	if (!s)
 		return;
 	finalize_all(s);
+	/* The next run's first connection rebuilds the WAL index by reading
+	 * the whole WAL: a run that left a long one checkpoints it (one
+	 * fsync); a short run, the common case, leaves it as it is. */
+	struct stat st;
+	const char *db_path = s->db ? sqlite3_db_filename(s->db, "main") : NULL;
+	char *wal = db_path && *db_path ? hs_xasprintf("%s-wal", db_path) : NULL;
+	if (s->trim_on_close && wal && stat(wal, &st) == 0 && st.st_size > WAL_TRIM_BYTES)
+		(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	free(wal);
 	sqlite3_close(s->db);
 	free(s->scratch);
 	free(s->base.spec);
@@ -437,14 +450,15 @@ static int open_store(struct sqlite_sink *s, const char *path, const struct audi
 		return db_err(s->db, s->base.spec, "cannot set synchronous", err);
 	/* A run is short and the store outlives it: do not checkpoint the WAL
 	 * into the database (and fsync it) every time the last connection
-	 * closes, which is every run; the automatic checkpoint below bounds the
-	 * WAL. Durability is unchanged: a commit is in the WAL either way. */
+	 * closes, which is every run. Durability is unchanged: a commit is in
+	 * the WAL either way. During the run, SQLite's own automatic
+	 * checkpoint (1000 pages) bounds the WAL: a smaller one checkpoints,
+	 * and fsyncs, every few records, which a run recording hundreds of
+	 * connections or execs a second cannot afford (measured: 32 pages
+	 * cost about 0.7 ms a record). sqlite_close trims what is left. */
 	if (!a->sync) {
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
-		/* ... but the next run's first connection rebuilds the WAL index
-		 * by reading the whole WAL: keep it short. */
-		if (exec1(s->db, "PRAGMA wal_autocheckpoint = 32") < 0)
-			return db_err(s->db, s->base.spec, "cannot set wal_autocheckpoint", err);
+		s->trim_on_close = true;
 	}
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,8 @@ static const char run_usage[] =
 	"      --max-pending-approvals N\n"
 	"                             deny asks beyond N waiting at once (default 4)\n"
 	"  -n, --dry-run              print the sandbox that would run, start nothing\n"
-	"  -v, --verbose              say which layers are up\n"
+	"  -v, --verbose              say which layers are up, and show every exec\n"
+	"                             and allowed connection\n"
 	"  -h, --help                 show this help\n";
 
 enum {
@@ -408,6 +410,7 @@ struct run_ctx {
 	} denials[8];
 	unsigned next_denial;
 	bool fatal;                 /* a decision could not be recorded: the run ends */
+	bool proxy;                 /* the run has harness's egress proxy */
 };
 
 static const char allow_hint_builtin[] =
@@ -602,8 +605,19 @@ static void print_exec(const struct hs_exec_request *req)
 
 static void run_started(const struct hs_run_result *res, void *ctx)
 {
-	const bool *verbose = &((const struct run_ctx *)ctx)->verbose;
+	const struct run_ctx *rc = ctx;
+	const bool *verbose = &rc->verbose;
 	unsigned l = res->layers;
+	if (rc->proxy) {
+		/* The proxy holds two fds a connection: raise our soft limit to
+		 * the hard one, now that the sandbox (which keeps the limit it
+		 * was started with) is up. */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	if (res->fell_back) {
 		hs_cli_error("best effort: %s", res->fallback_why);
 		hs_cli_error("best effort: running WITHOUT namespaces: no private /tmp, HOME or "
@@ -725,6 +739,7 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 	/* Every exec is stopped for the rules, the record and -v before it
 	 * proceeds. */
 	plan->intercept_exec = rc.rules.n > 0 || ra.log != NULL || o->verbose;
+	rc.proxy = plan->proxy;
 	int ran = hs_run_plan(plan, &hooks, &res, &err);
 	/* Whatever still waits for a decision is denied and recorded. */
 	rc.run_over = true;

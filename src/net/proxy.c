@@ -437,6 +437,7 @@ static void connect_to(struct conn *c, const struct sockaddr *sa, socklen_t len)
 	if (bufferevent_socket_connect(c->up, sa, (int)len) < 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "cannot connect to %s", c->addr);
+		c->connected = false; /* as on_up_event: the failure is its own record */
 		refuse(c, 502, HS_SOCKS5_REP_HOST_UNREACHABLE, why);
 	}
 }
@@ -852,7 +853,15 @@ static bool dns_name_allowed(struct hs_proxy *px, const char *name, size_t len, 
 		return true;
 	snprintf(why, whylen, "%s", v.is_address ? "an address, not a name" : v.reason);
 	hs_net_check_name(px->cfg.rules, name, len, 80, &v);
-	return v.allowed && !v.is_address;
+	if (v.allowed && !v.is_address)
+		return true;
+	if (hs_net_name_allowed_some_port(px->cfg.rules, name, len))
+		snprintf(why, whylen,
+			 "%.120s is allowed on other ports than 443 and 80, and names resolved inside "
+			 "reach only those two (the transparent path); connect through the proxy "
+			 "instead (HTTP_PROXY=http://127.0.0.1:3128, or SOCKS5 127.0.0.1:1080)",
+			 v.name);
+	return false;
 }
 
 static void on_dns(evutil_socket_t fd, short what, void *arg)
@@ -915,13 +924,8 @@ struct hs_proxy *hs_proxy_new(struct event_base *base, const struct hs_proxy_con
 		px->cfg.head_timeout_ms = 30000;
 	if (!px->cfg.connect_timeout_ms)
 		px->cfg.connect_timeout_ms = 30000;
-	/* Two fds a connection: raise the soft limit to the hard one (the
-	 * sandbox has its own limits already; this is the supervisor's). */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	/* Two fds a connection: the caller sees to RLIMIT_NOFILE (the CLI
+	 * raises its soft limit; a library caller's limits are its own). */
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
 	struct {
 		int fd;

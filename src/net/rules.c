@@ -861,6 +861,22 @@ void hs_net_pin_format(const struct hs_net_pin *p, char *buf, size_t cap)
 	snprintf(buf, cap, "%s%s=%s%s%s%s", p->name, k, br ? "[" : "", a, br ? "]" : "", v);
 }
 
+bool hs_net_name_allowed_some_port(const struct hs_net_rules *r, const char *raw, size_t len)
+{
+	char name[HS_NET_NAME_MAX + 1];
+	struct hs_net_addr a;
+	const char *why;
+	if (!r || parse_target(raw, len, name, &a, &why) != 0)
+		return false;
+	for (size_t i = 0; i < r->nallow; i++) {
+		struct hs_net_pattern p = r->allow[i].pat;
+		p.port = 0;
+		if (name_matches(&p, name, 1))
+			return true;
+	}
+	return false;
+}
+
 void hs_net_last_allow_rule(const struct hs_net_rules *r, const char *name, uint16_t port,
 			    char *buf, size_t cap)
 {

@@ -149,6 +149,10 @@ void hs_net_pin_format(const struct hs_net_pin *p, char *buf, size_t cap);
 bool hs_net_resolve_override(const struct hs_net_rules *r, const char *name, uint16_t port,
 			     struct hs_net_addr *out, uint16_t *to_port);
 
+/* Does an allow rule admit name (raw, validated here) on some port, deny
+ * rules for that port aside? For messages only. */
+bool hs_net_name_allowed_some_port(const struct hs_net_rules *r, const char *raw, size_t len);
+
 /* The label of the allow rule that admits name:port ("" if none). */
 void hs_net_last_allow_rule(const struct hs_net_rules *r, const char *name, uint16_t port,
 			    char *buf, size_t cap);

@@ -1372,7 +1372,7 @@ static const char *section_of(const char *key)
 	    {"filesystem", filesystem_members, HS_ARRAY_LEN(filesystem_members)},
 	    {"filesystem.protect", protect_members, HS_ARRAY_LEN(protect_members)},
 	    {"network", network_members, HS_ARRAY_LEN(network_members)},
-	    {"a network.rate_limits entry", rate_members, HS_ARRAY_LEN(rate_members)},
+	    {"network.rate_limits[\"HOST\"]", rate_members, HS_ARRAY_LEN(rate_members)},
 	    {"env", env_members, HS_ARRAY_LEN(env_members)},
 	    {"limits", limits_members, HS_ARRAY_LEN(limits_members)},
 	    {"commands", commands_members, HS_ARRAY_LEN(commands_members)},

@@ -976,6 +976,23 @@ static void env_set(struct hs_strv *env, const char *name, const char *value)
 	hs_strv_push_owned(env, hs_xasprintf("%s=%s", name, value));
 }
 
+static void env_unset(struct hs_strv *env, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < env->n; i++)
+		if (strncmp(env->v[i], name, n) == 0 && env->v[i][n] == '=') {
+			free(env->v[i]);
+			memmove(&env->v[i], &env->v[i + 1], (env->n - i - 1) * sizeof(*env->v));
+			env->n--;
+			env->v[env->n] = NULL;
+			return;
+		}
+}
+
+/* The variables that point clients at harness's proxy. */
+static const char *const proxy_vars[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+					 "ALL_PROXY",  "all_proxy",  "NO_PROXY",    "no_proxy"};
+
 /* The command's environment: the default allowlist (minus anything that looks
  * like a secret), the names the policy passes, the values it sets, and HOME
  * and TMPDIR pointing at what the sandbox provides. Nothing else. */
@@ -1010,19 +1027,17 @@ static void build_env(struct hs_plan *pl, const struct hs_policy *p, char **envp
 		/* harness's own proxy, last so nothing overrides it. NO_PROXY is
 		 * empty: loopback inside holds only harness's listeners, and a
 		 * server on the host's loopback is reached through the proxy
-		 * like any other host. */
+		 * like any other host. ALL_PROXY names the HTTP proxy as well,
+		 * not the SOCKS5 one: Python's httpx (under the OpenAI and
+		 * Anthropic SDKs) refuses to start with a socks5 ALL_PROXY
+		 * unless socksio is installed. SOCKS5 stays on its port for
+		 * clients told to use it. */
 		char *http = hs_xasprintf("http://127.0.0.1:%u", (unsigned)pl->proxy_http_port);
-		char *socks = hs_xasprintf("socks5h://127.0.0.1:%u", (unsigned)pl->proxy_socks_port);
-		static const char *const http_names[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
-							 "https_proxy"};
-		for (size_t i = 0; i < HS_ARRAY_LEN(http_names); i++)
-			env_set(&pl->env, http_names[i], http);
-		env_set(&pl->env, "ALL_PROXY", socks);
-		env_set(&pl->env, "all_proxy", socks);
-		env_set(&pl->env, "NO_PROXY", "");
-		env_set(&pl->env, "no_proxy", "");
+		for (size_t i = 0; i < HS_ARRAY_LEN(proxy_vars); i++) {
+			bool no = strncasecmp(proxy_vars[i], "no_", 3) == 0;
+			env_set(&pl->env, proxy_vars[i], no ? "" : http);
+		}
 		free(http);
-		free(socks);
 	}
 }
 
@@ -1140,6 +1155,11 @@ void hs_plan_without_namespaces(struct hs_plan *pl)
 	/* No network namespace to put the proxy's listeners in: ports 3128
 	 * and 1080 on the host's loopback could be anyone's, so Landlock
 	 * allows no TCP connect at all and allowed hosts are unreachable. */
+	if (pl->proxy) {
+		/* ...and nothing may point a client at them either. */
+		for (size_t i = 0; i < HS_ARRAY_LEN(proxy_vars); i++)
+			env_unset(&pl->env, proxy_vars[i]);
+	}
 	pl->proxy = false;
 	pl->transparent = false;
 	add_landlock_rules(pl);

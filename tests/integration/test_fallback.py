@@ -60,3 +60,14 @@ def test_no_userns_best_effort_runs_fenced(harness, denyns, project, home, token
     assert not (outside / "escape.txt").exists(), r
     assert_no_token(token, r)
     assert (home / ".ssh" / "id_rsa").read_text().find(token) >= 0
+
+
+def test_best_effort_without_namespaces_points_nothing_at_a_proxy(harness, denyns, project):
+    """Without a network namespace there is no proxy, and ports 3128/1080 on
+    the host's loopback could be anyone's: no proxy variable may point a
+    client there, and the user is told allowed hosts are unreachable."""
+    r = _wrapped(harness, denyns, "nouserns",
+                 ["run", "--best-effort", "--allow-host", "example.com", "--", "sh", "-c",
+                  "env | grep -i _proxy= || echo no-proxy-vars"])
+    assert "no-proxy-vars" in r.out, r
+    assert "allowed hosts are unreachable" in r.err, r

@@ -171,7 +171,7 @@ def test_proxy_environment(harness, tmp_path, web):
                    opts=("--policy", pol))
     assert "HTTP_PROXY 'http://127.0.0.1:3128'" in r.out, r
     assert "https_proxy 'http://127.0.0.1:3128'" in r.out, r
-    assert "ALL_PROXY 'socks5h://127.0.0.1:1080'" in r.out, r
+    assert "ALL_PROXY 'http://127.0.0.1:3128'" in r.out, r
     assert "NO_PROXY ''" in r.out and "no_proxy ''" in r.out, r
 
 
@@ -671,3 +671,56 @@ def test_plain_http_by_host_header(harness, tmp_path, web):
                      "http://svc.test/x"], "--policy", pol)
     assert "HTTP/1.1 403" in r.out and "evil.test" in r.out, r
     assert [p for p, *_ in web.seen.requests] == ["/plain"], web.seen.requests
+
+
+def test_git_clone_over_https_both_paths(harness, tmp_path, project):
+    """git over HTTPS: through the CONNECT tunnel (HTTPS_PROXY), and with
+    the proxy variables unset, through the transparent path (DNS stub, SNI)."""
+    import ssl
+    srv_root = tmp_path / "srv"
+    srv_root.mkdir()
+    work = tmp_path / "w"
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", str(work)], check=True, env=env)
+    (work / "f.txt").write_text("over tls\n")
+    subprocess.run(["git", "-C", str(work), "add", "f.txt"], check=True, env=env)
+    subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-qm", "one"], check=True, env=env)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(srv_root / "r.git")],
+                   check=True, env=env)
+    subprocess.run(["git", "-C", str(srv_root / "r.git"), "update-server-info"], check=True,
+                   env=env)
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=svc.test", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(srv_root), **k)
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self):
+            sock, addr = super().get_request()
+            return ctx.wrap_socket(sock, server_side=True), addr
+
+    srv = Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        pol = transparent_policy(tmp_path, tls_port=srv.server_address[1])
+        url = "https://svc.test/r.git"
+        r = harness.run(["git", "-c", "http.sslVerify=false", "clone", "-q", url, "c1"],
+                        "--policy", pol, "--allow-dir", project)
+        assert r.rc == 0, r
+        r = harness.run([*NO_PROXY_ENV, "git", "-c", "http.sslVerify=false", "clone", "-q",
+                         url, "c2"], "--policy", pol, "--allow-dir", project)
+        assert r.rc == 0, r
+        for d in ("c1", "c2"):
+            assert (project / d / "f.txt").read_text() == "over tls\n"
+        vias = {x["metadata"]["via"] for x in records(harness, "net.connect")}
+        assert vias == {"http-connect", "tls"}, vias
+    finally:
+        srv.shutdown()
+        srv.server_close()
