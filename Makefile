@@ -4,7 +4,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-san
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check unit integration sanitize fuzz bench clean
+.PHONY: all deps build demo check unit integration sanitize fuzz bench bench-exec bench-net clean
 
 all: build
 
@@ -42,6 +42,19 @@ bench:
 	bash scripts/install-deps.sh bench
 	$(MAKE) build
 	bash bench/run.sh $(BUILD)/harness
+
+# Exec interception and the audit log (bench/RESULTS-exec.md).
+bench-exec:
+	bash scripts/install-deps.sh bench
+	$(MAKE) build
+	bash bench/run-exec.sh $(BUILD)/harness
+
+# The egress proxy: throughput, small requests, supervisor memory (srt too
+# when it is installed); writes bench/RESULTS-net.md.
+bench-net:
+	bash scripts/install-deps.sh bench
+	$(MAKE) build
+	bash bench/run-net.sh $(BUILD)/harness
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz

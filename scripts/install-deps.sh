@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libseccomp-dev libjansson-dev libsqlite3-dev \
-	libssl-dev libevent-dev sqlite3)
+	libssl-dev libevent-dev libpcre2-dev sqlite3)
 test_pkgs=(libcmocka-dev python3 python3-pytest clang git iproute2 util-linux procps \
 	passwd gcc make nodejs curl)
 bench_pkgs=(bubblewrap hyperfine)

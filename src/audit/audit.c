@@ -50,8 +50,8 @@ int audit_parse_spec(const char *spec, enum audit_kind *kind, const char **path,
 
 int hs_audit_check_spec(const char *spec, struct hs_error *err)
 {
-	enum audit_kind kind;
-	const char *path;
+	enum audit_kind kind = AUDIT_JSONL;
+	const char *path = NULL;
 	return audit_parse_spec(spec, &kind, &path, err);
 }
 
@@ -88,8 +88,8 @@ static int open_sink(struct hs_audit *a, const char *spec, bool sync, struct hs_
 		.sync = sync,
 		.origin = {.run_id = a->run_id, .agent_id = a->agent_id},
 	};
-	enum audit_kind kind;
-	const char *path;
+	enum audit_kind kind = AUDIT_JSONL;
+	const char *path = NULL;
 	struct audit_sink *s;
 	if (audit_parse_spec(spec, &kind, &path, err) < 0)
 		return -1;
@@ -272,8 +272,8 @@ int hs_audit_verify_store(const char *spec, const unsigned char *key, size_t key
 			  struct hs_audit_summary *out, struct hs_error *err)
 {
 	struct audit_verifier v;
-	enum audit_kind kind;
-	const char *path;
+	enum audit_kind kind = AUDIT_JSONL;
+	const char *path = NULL;
 	char *s = spec_or_default(spec);
 	int r = -2;
 	audit_verifier_init(&v, key, keylen);
@@ -305,8 +305,8 @@ int hs_audit_verify(const char *spec, const unsigned char *key, size_t keylen, u
 int hs_audit_read(const char *spec, const struct hs_audit_filter *f, hs_audit_record_fn fn,
 		  void *ctx, struct hs_error *err)
 {
-	enum audit_kind kind;
-	const char *path;
+	enum audit_kind kind = AUDIT_JSONL;
+	const char *path = NULL;
 	char *s = spec_or_default(spec);
 	int r = audit_parse_spec(s, &kind, &path, err);
 	if (r == 0)

@@ -27,6 +27,9 @@ struct hs_cli_run {
 	const char *approver;       /* --approver CMD (borrowed), NULL: the terminal */
 	uint64_t approval_timeout_ms; /* --approval-timeout, default 5 min */
 	unsigned max_pending;       /* --max-pending-approvals, default 4 */
+	/* the workspace (cmd_review.c) */
+	enum { HS_CLI_WS_NONE, HS_CLI_WS_EPHEMERAL, HS_CLI_WS_REVIEW } workspace;
+	uint64_t max_disk;          /* --max-disk, default 1 GiB */
 };
 void hs_cli_run_free(struct hs_cli_run *o);
 
@@ -46,6 +49,25 @@ int hs_cmd_run(int argc, char **argv);    /* harness run [OPTIONS] -- CMD [ARGS]
 int hs_cmd_check(int argc, char **argv);  /* harness check [--json] */
 int hs_cmd_policy(int argc, char **argv); /* harness policy show [RUN-OPTIONS] | check FILE... */
 int hs_cmd_audit(int argc, char **argv);  /* harness audit verify|query|tail|export ... */
+int hs_cmd_runs(int argc, char **argv);   /* harness runs [--json] */
+int hs_cmd_diff(int argc, char **argv);   /* harness diff RUN [--stat] [PATHS] */
+int hs_cmd_apply(int argc, char **argv);  /* harness apply RUN [--force] [PATHS] */
+int hs_cmd_discard(int argc, char **argv); /* harness discard RUN */
+
+/* --ephemeral / --review around one run (cmd_review.c). */
+struct hs_ws_session;
+struct hs_plan;
+/* Before the run: the staged-runs dir exists and is hidden from the
+ * sandbox, the host dir's baseline is taken. Returns an exit status. */
+int hs_cli_workspace_begin(struct hs_plan *plan, const struct hs_cli_run *o,
+			   const struct hs_policy *p, struct hs_ws_session **out);
+/* After it: the changes collected from upper_fd, discarded (ephemeral) or
+ * staged and checked by the guard (review), reported. Returns 0, or 125
+ * when they could not be staged. Closes upper_fd, frees the session. */
+struct hs_run_audit;
+int hs_cli_workspace_end(struct hs_ws_session *s, int upper_fd, const char *run_id,
+			 int exit_code, struct hs_run_audit *ra);
+void hs_cli_workspace_abort(struct hs_ws_session *s);
 
 /* The audit trail of one `harness run` (run_audit.c). */
 struct hs_plan;
@@ -78,6 +100,10 @@ int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req
  * made), its end (bytes, duration), a limit. */
 struct hs_proxy_event;
 int hs_run_audit_net(struct hs_run_audit *ra, const struct hs_proxy_event *ev);
+/* Any other event (metadata borrowed, may be NULL); -1 when it could not
+ * be recorded (said on stderr). */
+int hs_run_audit_event(struct hs_run_audit *ra, const char *action, const char *target,
+		       enum hs_audit_outcome outcome, json_t *meta);
 /* The decision on an ask that waited for someone: who, how long, why. */
 struct hs_approval_request;
 struct hs_approval_decision;

@@ -11,6 +11,7 @@
 #include "sandbox/sandbox.h"
 #include "supervise/approve.h"
 #include "supervise/run.h"
+#include "workspace/workspace.h"
 
 #include <event2/event.h>
 
@@ -61,6 +62,13 @@ static const char run_usage[] =
 	"Running:\n"
 	"      --best-effort          run with the layers this system offers and say\n"
 	"                             which are missing, instead of refusing\n"
+	"Workspace (see docs/review.md):\n"
+	"      --ephemeral            the project is a copy-on-write layer: every\n"
+	"                             change is discarded at exit\n"
+	"      --review               the same, but the changes are kept as a staged\n"
+	"                             run, checked by the guard: harness runs, diff,\n"
+	"                             apply, discard\n"
+	"      --max-disk SIZE        what the command may write there (default 1G)\n"
 	"Audit (see harness audit --help):\n"
 	"      --audit jsonl:PATH|sqlite:PATH\n"
 	"                             record to this store (repeatable); default:\n"
@@ -106,6 +114,9 @@ enum {
 	OPT_APPROVER,
 	OPT_APPROVAL_TIMEOUT,
 	OPT_MAX_PENDING,
+	OPT_EPHEMERAL,
+	OPT_REVIEW,
+	OPT_MAX_DISK,
 };
 
 static const struct option run_options[] = {
@@ -129,6 +140,9 @@ static const struct option run_options[] = {
 	{"max-open-files", required_argument, NULL, OPT_MAX_OPEN_FILES},
 	{"tmp-size", required_argument, NULL, OPT_TMP_SIZE},
 	{"best-effort", no_argument, NULL, OPT_BEST_EFFORT},
+	{"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
+	{"review", no_argument, NULL, OPT_REVIEW},
+	{"max-disk", required_argument, NULL, OPT_MAX_DISK},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"audit", required_argument, NULL, OPT_AUDIT},
@@ -307,6 +321,24 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 	case OPT_BEST_EFFORT:
 		p->best_effort = true;
 		return 0;
+	case OPT_EPHEMERAL:
+	case OPT_REVIEW: {
+		int want = c == OPT_EPHEMERAL ? HS_CLI_WS_EPHEMERAL : HS_CLI_WS_REVIEW;
+		if (o->workspace != HS_CLI_WS_NONE && (int)o->workspace != want) {
+			hs_cli_error("--ephemeral and --review: choose one (--review keeps the "
+				     "changes for harness apply; --ephemeral discards them)");
+			return HS_EXIT_HARNESS;
+		}
+		o->workspace = want;
+		return 0;
+	}
+	case OPT_MAX_DISK: {
+		uint64_t n;
+		if (hs_parse_size(arg, &n) < 0 || n < 1024 * 1024)
+			return bad_value("--max-disk", arg, "a size of at least 1M, like 512M or 4G");
+		o->max_disk = n;
+		return 0;
+	}
 	case 'n':
 		o->dry_run = true;
 		return 0;
@@ -326,6 +358,7 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 	memset(o, 0, sizeof(*o));
 	o->approval_timeout_ms = 5 * 60 * 1000;
 	o->max_pending = 4;
+	o->max_disk = 1ULL << 30;
 	/* Pass 1: the starting policy, so flags layer on top whatever their order. */
 	opterr = 0;
 	optind = 0;
@@ -716,6 +749,16 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 		hs_run_audit_close(&ra);
 		return code;
 	}
+	struct hs_ws_session *ws = NULL;
+	if (o->workspace != HS_CLI_WS_NONE) {
+		code = hs_cli_workspace_begin(plan, o, p, &ws);
+		if (code != 0) {
+			memset(&res, 0, sizeof(res));
+			hs_run_audit_finish(&ra, plan, &res, NULL, HS_EXIT_HARNESS);
+			hs_run_audit_close(&ra);
+			return code;
+		}
+	}
 	hs_error_clear(&err);
 	struct run_ctx rc = {.verbose = o->verbose, .ra = &ra, .home = plan->home,
 			     .project = plan->cwd};
@@ -724,6 +767,7 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 	if (!rc.base) {
 		hs_cli_error("cannot set up the supervisor's event loop");
 		hs_cmd_rules_free(&rc.rules);
+		hs_cli_workspace_abort(ws);
 		hs_run_audit_close(&ra);
 		return HS_EXIT_HARNESS;
 	}
@@ -749,6 +793,9 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 		if (!rc.fatal) /* else the failed record was already named */
 			hs_cli_error("%s", err.msg);
 		hs_cmd_rules_free(&rc.rules);
+		if (res.workspace_fd >= 0)
+			close(res.workspace_fd);
+		hs_cli_workspace_abort(ws);
 		memset(&res, 0, sizeof(res));
 		code = hs_run_audit_finish(&ra, plan, &res, NULL, HS_EXIT_HARNESS);
 		hs_run_audit_close(&ra);
@@ -757,7 +804,12 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 	hs_cmd_rules_free(&rc.rules);
 	const char *limit = limit_hit(plan, &res);
 	report_outcome(plan, &res, limit);
-	code = hs_run_audit_finish(&ra, plan, &res, limit, hs_run_exit_code(&res));
+	code = hs_run_exit_code(&res);
+	if (ws && hs_cli_workspace_end(ws, res.workspace_fd, ra.run_id, code, &ra) != 0)
+		code = HS_EXIT_HARNESS;
+	else if (!ws && res.workspace_fd >= 0)
+		close(res.workspace_fd);
+	code = hs_run_audit_finish(&ra, plan, &res, limit, code);
 	hs_run_audit_close(&ra);
 	return code;
 }
@@ -789,6 +841,27 @@ int hs_cmd_run(int argc, char **argv)
 	if (hs_plan_build(&p, argv + o.cmd_index, environ, cwd, hs_caller_home(), o.dry_run, &plan,
 			  &err) < 0) {
 		hs_cli_error("%s", err.msg);
+		hs_plan_cleanup_placeholders(&plan);
+		hs_plan_free(&plan);
+		hs_policy_free(&p);
+		hs_cli_run_free(&o);
+		return HS_EXIT_HARNESS;
+	}
+	/* Staged runs are never visible to a sandbox, whatever it is granted. */
+	char *runs = hs_ws_runs_dir();
+	int hidden = hs_plan_hide_host_path(&plan, runs, &err);
+	free(runs);
+	if (hidden < 0) {
+		hs_cli_error("%s", err.msg);
+		hs_plan_cleanup_placeholders(&plan);
+		hs_plan_free(&plan);
+		hs_policy_free(&p);
+		hs_cli_run_free(&o);
+		return HS_EXIT_HARNESS;
+	}
+	if (o.workspace != HS_CLI_WS_NONE && hs_plan_workspace(&plan, o.max_disk, &err) < 0) {
+		hs_cli_error("%s %s", o.workspace == HS_CLI_WS_REVIEW ? "--review:" : "--ephemeral:",
+			     err.msg);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
 		hs_policy_free(&p);

@@ -35,6 +35,10 @@ static const char usage_text[] =
 	"  policy show [OPTIONS]           print the effective policy (run options apply)\n"
 	"  policy check FILE...            validate policy files\n"
 	"  audit verify|query|tail|export  check and read the audit log (see 'audit --help')\n"
+	"  runs [--all] [--json]           list the runs --review staged\n"
+	"  diff RUN [--stat] [PATH...]     show what a staged run changed\n"
+	"  apply RUN [--force] [PATH...]   land a staged run's changes (after the guard)\n"
+	"  discard RUN                     drop a staged run's changes\n"
 	"  help                            show this help\n"
 	"\n"
 	"Run 'harness run --help' for the run options. Exit codes: the command's own\n"
@@ -80,6 +84,14 @@ int main(int argc, char **argv)
 		return hs_cmd_policy(argc - 1, argv + 1);
 	if (!strcmp(cmd, "audit"))
 		return hs_cmd_audit(argc - 1, argv + 1);
+	if (!strcmp(cmd, "runs"))
+		return hs_cmd_runs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "diff"))
+		return hs_cmd_diff(argc - 1, argv + 1);
+	if (!strcmp(cmd, "apply"))
+		return hs_cmd_apply(argc - 1, argv + 1);
+	if (!strcmp(cmd, "discard"))
+		return hs_cmd_discard(argc - 1, argv + 1);
 	hs_cli_error("unknown command '%s'; commands are run, check, policy, audit, help "
 		     "(see 'harness --help')",
 		     cmd);

@@ -263,6 +263,22 @@ int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req
 	return 0;
 }
 
+int hs_run_audit_event(struct hs_run_audit *ra, const char *action, const char *target,
+		       enum hs_audit_outcome outcome, json_t *meta)
+{
+	if (!ra || !ra->log)
+		return 0;
+	struct hs_error err;
+	hs_error_clear(&err);
+	struct hs_audit_event rec = {.action_type = action, .target = target, .outcome = outcome,
+				     .metadata = meta};
+	if (hs_audit_write(ra->log, &rec, &err) < 0) {
+		hs_cli_error("audit: cannot record %s %s: %s", action, target, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 int hs_run_audit_net(struct hs_run_audit *ra, const struct hs_proxy_event *ev)
 {
 	if (!ra->log)

@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -44,6 +45,7 @@
 #define HEAD_MAX (16 * 1024)       /* request head / SOCKS handshake bytes */
 #define RELAY_HIGH (1024 * 1024)   /* bytes waiting for a slow side before we stop reading */
 #define RELAY_LOW (256 * 1024)
+#define RELAY_CHUNK (256 * 1024)        /* bytes a read or write call moves, at most */
 /* A ClientHello: its body bound, plus a record header for each record it
  * may span, plus the handshake header. */
 #define TLS_HEAD_MAX (HS_SNI_HELLO_MAX + HS_SNI_RECORDS_MAX * 5 + 4)
@@ -78,6 +80,18 @@ struct conn {
 	bool connected;        /* recorded net.connect allowed, so net.close follows */
 	bool limit_hit;        /* refused by network.rate_limits: recorded as net.limit */
 	int lim;               /* index of the network.rate_limits entry, or -1 */
+	/* The spliced relay (see below): fds taken over from the bufferevents,
+	 * one pipe a direction (0: client to upstream, 1: back). */
+	bool spliced;
+	int fd[2];             /* client, upstream */
+	struct pump {
+		struct conn *c;
+		int dir;
+		int pipe[2];
+		size_t in_pipe;
+		bool eof, done;
+		struct event *rd, *wr; /* src readable, dst writable */
+	} pump[2];
 };
 
 /* The state of one network.rate_limits entry: a token bucket of
@@ -170,6 +184,18 @@ static void conn_free(struct conn *c)
 	}
 	if (c->timer)
 		event_free(c->timer);
+	for (int d = 0; d < 2 && c->spliced; d++) {
+		if (c->pump[d].rd)
+			event_free(c->pump[d].rd);
+		if (c->pump[d].wr)
+			event_free(c->pump[d].wr);
+		for (int k = 0; k < 2; k++)
+			if (c->pump[d].pipe[k] >= 0)
+				close(c->pump[d].pipe[k]);
+	}
+	for (int k = 0; k < 2 && c->spliced; k++)
+		if (c->fd[k] >= 0)
+			close(c->fd[k]);
 	if (c->client)
 		bufferevent_free(c->client);
 	if (c->up)
@@ -361,16 +387,217 @@ static void relay_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * The spliced relay. Once a connection is relaying, each direction moves
+ * through a pipe with splice(2): socket to pipe, pipe to socket, the bytes
+ * never copied into the supervisor. A direction reads from its source only
+ * while its pipe is empty, so at most one pipe's worth (1 MiB where the
+ * kernel allows it, else 64 KiB) waits for a slow destination:
+ * back-pressure, as with the buffered relay it replaces. EOF from a source
+ * is passed on as a half-close once its pipe is drained; the connection
+ * ends when both directions are done, or at once on an error.
+ */
+#define PUMP_TURNS 8		/* splices a direction makes per wakeup, at most */
+#define PUMP_PIPE (1024 * 1024) /* pipe size asked for */
+
+static void pump_run(struct conn *c, int d);
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pump *p = arg;
+	pump_run(p->c, p->dir);
+}
+
+/* The direction is done: its destination gets the half-close; the
+ * connection ends when both are done. */
+static void pump_finish(struct conn *c, int d)
+{
+	struct pump *p = &c->pump[d];
+	p->done = true;
+	event_del(p->rd);
+	event_del(p->wr);
+	shutdown(c->fd[d == 0 ? 1 : 0], SHUT_WR);
+	if (c->pump[0].done && c->pump[1].done)
+		conn_free(c);
+}
+
+static void pump_run(struct conn *c, int d)
+{
+	struct pump *p = &c->pump[d];
+	int src = c->fd[d], dst = c->fd[d == 0 ? 1 : 0];
+	for (int turn = 0; turn < PUMP_TURNS && !p->done; turn++) {
+		if (p->in_pipe) {
+			ssize_t m = splice(p->pipe[0], NULL, dst, NULL, p->in_pipe,
+					   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (m < 0 && errno == EAGAIN) {
+				/* The destination is full: wait for it, read nothing more. */
+				event_del(p->rd);
+				event_add(p->wr, NULL);
+				return;
+			}
+			if (m <= 0) {
+				conn_free(c); /* the destination is gone */
+				return;
+			}
+			p->in_pipe -= (size_t)m;
+			if (p->in_pipe)
+				continue;
+			event_del(p->wr);
+		}
+		if (p->eof) {
+			pump_finish(c, d);
+			return;
+		}
+		size_t want = RELAY_CHUNK;
+		const struct hs_net_limit_spec *spec =
+		    c->lim >= 0 ? hs_net_limit_get(c->px->cfg.rules, (size_t)c->lim) : NULL;
+		struct lim_state *st = spec && spec->bytes ? &c->px->lim[c->lim] : NULL;
+		if (st) {
+			uint64_t left = spec->bytes > st->bytes ? spec->bytes - st->bytes : 0;
+			if (left == 0) {
+				char why[HS_NET_REASON_MAX];
+				snprintf(why, sizeof(why),
+					 "%s:%u: the byte cap of %llu bytes set by network.rate_limits "
+					 "\"%s\" is used up; the connection is closed",
+					 c->host, (unsigned)c->port, (unsigned long long)spec->bytes,
+					 spec->host);
+				(void)record(c, "net.limit", false, why);
+				c->px->stats.refused++;
+				conn_free(c);
+				return;
+			}
+			if (left < want)
+				want = (size_t)left;
+		}
+		ssize_t n = splice(src, NULL, p->pipe[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n < 0 && errno == EAGAIN) {
+			event_add(p->rd, NULL);
+			return;
+		}
+		if (n < 0) {
+			conn_free(c); /* the source failed (reset) */
+			return;
+		}
+		if (n == 0) {
+			p->eof = true;
+			continue;
+		}
+		p->in_pipe = (size_t)n;
+		if (st)
+			st->bytes += (uint64_t)n;
+		if (d == 0)
+			c->bytes_up += (uint64_t)n;
+		else
+			c->bytes_down += (uint64_t)n;
+	}
+	/* Turns used up with work left: come back on a later loop turn
+	 * (level-triggered), so one busy connection cannot starve the others. */
+	if (!p->done)
+		event_add(p->in_pipe ? p->wr : p->rd, NULL);
+}
+
+/* Moves what a bufferevent still holds into a pump's pipe; false when it
+ * did not all fit. */
+static bool buffer_to_pipe(struct evbuffer *buf, struct pump *p)
+{
+	/* A bufferevent keeps the front of its output (and the end of its
+	 * input) frozen for itself; we are taking over. */
+	evbuffer_unfreeze(buf, 1);
+	while (evbuffer_get_length(buf)) {
+		size_t n = evbuffer_get_contiguous_space(buf);
+		const void *data = evbuffer_pullup(buf, (ev_ssize_t)n);
+		ssize_t w = write(p->pipe[1], data, n);
+		if (w <= 0)
+			return false;
+		if (evbuffer_drain(buf, (size_t)w) < 0)
+			return false;
+		p->in_pipe += (size_t)w;
+	}
+	return true;
+}
+
+static void close_pipes(struct conn *c)
+{
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 2; k++)
+			if (c->pump[d].pipe[k] >= 0) {
+				close(c->pump[d].pipe[k]);
+				c->pump[d].pipe[k] = -1;
+			}
+}
+
+/* Switches c to the spliced relay. Returns 1 when it did, 0 when it could
+ * not before moving any byte (no pipes: c stays on the buffered relay),
+ * -1 when it failed after (c was freed). */
+static int start_splice(struct conn *c)
+{
+	for (int d = 0; d < 2; d++) {
+		c->pump[d].pipe[0] = c->pump[d].pipe[1] = -1;
+		c->pump[d].c = c;
+		c->pump[d].dir = d;
+	}
+	for (int d = 0; d < 2; d++) {
+		if (pipe2(c->pump[d].pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+			close_pipes(c);
+			return 0;
+		}
+		(void)fcntl(c->pump[d].pipe[1], F_SETPIPE_SZ, PUMP_PIPE); /* else 64 KiB */
+	}
+	for (int d = 0; d < 2; d++) {
+		struct pump *p = &c->pump[d];
+		p->rd = event_new(c->px->base, bufferevent_getfd(d == 0 ? c->client : c->up),
+				  EV_READ | EV_PERSIST, on_pump, p);
+		p->wr = event_new(c->px->base, bufferevent_getfd(d == 0 ? c->up : c->client),
+				  EV_WRITE | EV_PERSIST, on_pump, p);
+	}
+	c->spliced = true; /* from here conn_free releases the pumps */
+	c->fd[0] = c->fd[1] = -1;
+	/* Pending bytes, in order: what was queued upstream (a forwarded
+	 * head) before the client's bytes after its head; what was queued for
+	 * the client (the 200, the SOCKS reply). Heads are bounded (16 KiB),
+	 * so they fit in any pipe. */
+	if (!c->pump[0].rd || !c->pump[0].wr || !c->pump[1].rd || !c->pump[1].wr ||
+	    !buffer_to_pipe(bufferevent_get_output(c->up), &c->pump[0]) ||
+	    !buffer_to_pipe(bufferevent_get_input(c->client), &c->pump[0]) ||
+	    !buffer_to_pipe(bufferevent_get_output(c->client), &c->pump[1]) ||
+	    evbuffer_get_length(bufferevent_get_input(c->up))) {
+		conn_free(c);
+		return -1;
+	}
+	/* The pumps own the sockets now; the bufferevents let go of them. */
+	c->fd[0] = bufferevent_getfd(c->client);
+	c->fd[1] = bufferevent_getfd(c->up);
+	bufferevent_setfd(c->client, -1);
+	bufferevent_setfd(c->up, -1);
+	bufferevent_free(c->client);
+	bufferevent_free(c->up);
+	c->client = c->up = NULL;
+	pump_run(c, 1); /* may free c only after both directions end: not yet */
+	pump_run(c, 0);
+	return 1;
+}
+
 static void start_relay(struct conn *c)
 {
 	c->state = RELAY;
 	if (c->timer)
 		event_del(c->timer);
+	int s = start_splice(c);
+	if (s != 0)
+		return; /* spliced, or freed */
 	bufferevent_set_timeouts(c->client, NULL, NULL);
 	bufferevent_set_timeouts(c->up, NULL, NULL);
 	bufferevent_setcb(c->client, relay_read, relay_write, relay_event, c);
 	bufferevent_setcb(c->up, relay_read, relay_write, relay_event, c);
 	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	/* libevent reads and writes 16 KiB a call by default: a bulk transfer
+	 * then costs a syscall (and a loop turn) per 16 KiB each way. */
+	bufferevent_set_max_single_read(c->client, RELAY_CHUNK);
+	bufferevent_set_max_single_read(c->up, RELAY_CHUNK);
+	bufferevent_set_max_single_write(c->client, RELAY_CHUNK);
+	bufferevent_set_max_single_write(c->up, RELAY_CHUNK);
 	bufferevent_enable(c->client, EV_READ | EV_WRITE);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	/* Bytes the client sent after its head (a TLS ClientHello right after

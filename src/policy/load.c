@@ -1324,6 +1324,380 @@ static int ld_commands(struct ld *l, json_t *v)
 	return ld_object(l, v, commands_members, HS_ARRAY_LEN(commands_members));
 }
 
+/* ---- guard: the review gate's linter (workspace/guard.h, docs/guard.md) ---- */
+
+#define LD_MAX_GUARD_ID 64
+#define LD_MAX_MESSAGE 1024
+
+static const struct member guard_rule_members[] = {
+    {"id", NULL},   {"severity", NULL}, {"message", NULL},
+    {"path", NULL}, {"content", NULL},	{"examples", NULL},
+};
+
+static bool guard_id_known(const struct hs_policy *p, const char *id)
+{
+	struct hs_guard_rule_info info;
+	for (size_t i = 0; i < hs_guard_builtin_count(); i++) {
+		hs_guard_builtin_info(i, &info);
+		if (strcmp(info.id, id) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < p->guard.nrules; i++)
+		if (strcmp(p->guard.rules[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+static const char *guard_id_closest(const struct hs_policy *p, const char *id)
+{
+	struct hs_guard_rule_info info;
+	const char *best = NULL;
+	size_t best_d = 4;
+	for (size_t i = 0; i < hs_guard_builtin_count() + p->guard.nrules; i++) {
+		const char *cand;
+		if (i < hs_guard_builtin_count()) {
+			hs_guard_builtin_info(i, &info);
+			cand = info.id;
+		} else {
+			cand = p->guard.rules[i - hs_guard_builtin_count()].id;
+		}
+		size_t d = hs__edit_distance(id, cand);
+		if (d < best_d) {
+			best = cand;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* A rule id named by guard.disable or guard.severity must exist. */
+static int guard_id_exists(struct ld *l, enum where w, const char *id)
+{
+	char q[128];
+	const char *best;
+	if (guard_id_known(l->p, id))
+		return 0;
+	hs__quote(id, q, sizeof(q));
+	best = guard_id_closest(l->p, id);
+	if (best)
+		return fail(l, w, "%s is not a guard rule; did you mean \"%s\"?", q, best);
+	return fail(l, w,
+		    "%s is not a guard rule; name a built-in rule (docs/guard.md lists them) or "
+		    "the id of a rule in guard.rules",
+		    q);
+}
+
+static int guard_severity_value(struct ld *l, json_t *v, enum hs_guard_severity *out)
+{
+	char q[96];
+	if (!json_is_string(v))
+		return fail_type(l, v, "a severity: \"info\", \"warn\" or \"block\"");
+	if (hs_guard_severity_parse(json_string_value(v), out) == 0)
+		return 0;
+	return fail(l, AT_VALUE, "%s is not a severity; use \"info\", \"warn\" or \"block\"",
+		    hs__quote(json_string_value(v), q, sizeof(q)));
+}
+
+static int guard_id_check(const char *s, char *why, size_t len)
+{
+	size_t n = strlen(s);
+	if (n == 0)
+		return why_is(why, len, "is empty; name the rule like \"content.todo\"");
+	if (n > LD_MAX_GUARD_ID)
+		return why_is(why, len, "is longer than 64 bytes");
+	if (s[0] < 'a' || s[0] > 'z')
+		return why_is(why, len,
+			      "does not start with a lower-case letter; write ids like "
+			      "\"content.todo\"");
+	for (const char *c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '-' || *c == '_'))
+			return why_is(why, len,
+				      "may hold only lower-case letters, digits, \".\", \"-\" and "
+				      "\"_\"; write ids like \"content.todo\"");
+	if (s[n - 1] == '.' || strstr(s, ".."))
+		return why_is(why, len, "has an empty part between dots");
+	return 0;
+}
+
+static int guard_message_check(const char *s, char *why, size_t len)
+{
+	if (!*s)
+		return why_is(why, len,
+			      "is empty; say what the rule found, why it matters and "
+			      "what to do");
+	if (strlen(s) > LD_MAX_MESSAGE)
+		return why_is(why, len, "is longer than 1024 bytes");
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return why_is(why, len,
+				      "has a control character; the message is shown on one line");
+	return 0;
+}
+
+static int guard_example_check(const char *s, char *why, size_t len)
+{
+	if (!*s)
+		return why_is(why, len,
+			      "is empty; write a line of content (or a path for a "
+			      "rule with only \"path\")");
+	if (strlen(s) > LD_MAX_EXAMPLE)
+		return why_is(why, len, "is longer than 4096 bytes");
+	return 0;
+}
+
+/* Moves the error's location to the character of the current string value
+ * that holds byte `off` of its decoded text (where PCRE2 stopped). */
+static void locate_in_string(struct ld *l, size_t off)
+{
+	size_t key_at, i, k = 0;
+	char out[4];
+	int line, col;
+	if (!lx_locate(l->buf, l->len, l->path, l->depth, &key_at, &i) || i >= l->len ||
+	    l->buf[i] != '"')
+		return;
+	for (i++; k < off && i < l->len && l->buf[i] != '"';) {
+		size_t m = lx_char(l->buf, l->len, &i, out);
+		if (m == 0)
+			return;
+		k += m;
+	}
+	ld_position(l, i, &line, &col);
+	hs_error_at(l->err, l->origin, line, col);
+}
+
+static int guard_rule_content(struct ld *l, json_t *obj, struct hs_guard_user_rule *r)
+{
+	char why[256], q[128];
+	size_t off = 0;
+	json_t *v = json_object_get(obj, "content");
+	if (!v)
+		return 0;
+	path_key(l, "content");
+	if (!json_is_string(v))
+		return fail_type(l, v, "a PCRE2 pattern string");
+	if (hs_guard_pattern_check(json_string_value(v), &off, why, sizeof(why)) < 0) {
+		fail(l, AT_VALUE, "%s is not a valid pattern: %s (PCRE2, at offset %zu)",
+		     hs__quote(json_string_value(v), q, sizeof(q)), why, off);
+		locate_in_string(l, off);
+		return -1;
+	}
+	r->content = hs_xstrdup(json_string_value(v));
+	path_pop(l);
+	return 0;
+}
+
+static int guard_rule_severity(struct ld *l, json_t *obj, struct hs_guard_user_rule *r)
+{
+	path_key(l, "severity");
+	if (guard_severity_value(l, json_object_get(obj, "severity"), &r->severity) < 0)
+		return -1;
+	path_pop(l);
+	return 0;
+}
+
+static int guard_rule_examples(struct ld *l, json_t *obj, struct hs_guard_user_rule *r)
+{
+	json_t *ex = json_object_get(obj, "examples");
+	if (!ex)
+		return 0;
+	path_key(l, "examples");
+	if (!json_is_object(ex))
+		return fail_type(l, ex,
+				 "an object like {\"match\": [\"TODO: x\"], \"no_match\": "
+				 "[\"done\"]}");
+	if (check_keys(l, ex, examples_members, HS_ARRAY_LEN(examples_members)) < 0 ||
+	    rule_strings(l, ex, "match", guard_example_check, &r->examples_match) < 0 ||
+	    rule_strings(l, ex, "no_match", guard_example_check, &r->examples_no_match) < 0)
+		return -1;
+	path_pop(l);
+	return 0;
+}
+
+/* Guard rules test themselves too: each example must (not) be matched. */
+static int guard_rule_self_test(struct ld *l, const struct hs_guard_user_rule *r, bool want,
+				const struct hs_strv *examples)
+{
+	char q[160], why[256];
+	for (size_t i = 0; i < examples->n; i++) {
+		bool matched = false;
+		int rc = hs_guard_rule_test(r, examples->v[i], &matched, why, sizeof(why));
+		if (rc == 0 && matched == want)
+			continue;
+		path_key(l, "examples");
+		path_key(l, want ? "match" : "no_match");
+		path_index(l, i);
+		hs__quote(examples->v[i], q, sizeof(q));
+		if (rc < 0)
+			return fail(l, AT_VALUE, "%s: %s", q, why);
+		if (want)
+			return fail(l, AT_VALUE, "%s is not matched by this rule", q);
+		return fail(l, AT_VALUE, "%s is matched by this rule, but is listed under no_match",
+			    q);
+	}
+	return 0;
+}
+
+static int guard_rule_fields(struct ld *l, json_t *obj, struct hs_guard_user_rule *r)
+{
+	static const char *const required[] = {"id", "severity", "message"};
+	if (check_keys(l, obj, guard_rule_members, HS_ARRAY_LEN(guard_rule_members)) < 0)
+		return -1;
+	for (size_t i = 0; i < HS_ARRAY_LEN(required); i++)
+		if (!json_object_get(obj, required[i]))
+			return fail(l, AT_VALUE,
+				    "missing \"%s\"; a guard rule needs \"id\", \"severity\" and "
+				    "\"message\"",
+				    required[i]);
+	if (!json_object_get(obj, "path") && !json_object_get(obj, "content"))
+		return fail(l, AT_VALUE,
+			    "a guard rule needs \"path\" (a glob, like \"migrations/*.sql\") or "
+			    "\"content\" (a PCRE2 pattern for added lines), or both");
+	if (rule_string(l, obj, "id", guard_id_check, &r->id) < 0 ||
+	    guard_rule_severity(l, obj, r) < 0 ||
+	    rule_string(l, obj, "message", guard_message_check, &r->message) < 0 ||
+	    rule_string(l, obj, "path", hs_guard_glob_check, &r->path) < 0 ||
+	    guard_rule_content(l, obj, r) < 0 || guard_rule_examples(l, obj, r) < 0)
+		return -1;
+	return 0;
+}
+
+/* Refuses a built-in id, or an id an earlier element of this file's list
+ * took; returns the index of the earlier layer's rule it replaces, or
+ * nrules. */
+static int guard_rule_place(struct ld *l, json_t *arr, size_t index, const char *id, size_t *at)
+{
+	struct hs_guard_rule_info info;
+	char q[128];
+	for (size_t i = 0; i < hs_guard_builtin_count(); i++) {
+		hs_guard_builtin_info(i, &info);
+		if (strcmp(info.id, id) == 0) {
+			path_key(l, "id");
+			return fail(l, AT_VALUE,
+				    "%s is a built-in rule; change it with guard.severity or "
+				    "guard.disable, or give this rule another id",
+				    hs__quote(id, q, sizeof(q)));
+		}
+	}
+	for (size_t i = 0; i < index; i++) {
+		json_t *other = json_object_get(json_array_get(arr, i), "id");
+		if (json_is_string(other) && strcmp(json_string_value(other), id) == 0) {
+			path_key(l, "id");
+			return fail(l, AT_VALUE, "%s is already the id of guard.rules[%zu]",
+				    hs__quote(id, q, sizeof(q)), i);
+		}
+	}
+	for (*at = 0; *at < l->p->guard.nrules; (*at)++)
+		if (strcmp(l->p->guard.rules[*at].id, id) == 0)
+			break;
+	return 0;
+}
+
+static int guard_rule_item(struct ld *l, json_t *e, size_t index, size_t at, void *ctx)
+{
+	struct hs_guard_config *g = &l->p->guard;
+	struct hs_guard_user_rule r;
+	size_t slot = 0;
+	if (!json_is_object(e))
+		return fail_type(l, e,
+				 "a rule object like {\"id\": \"content.todo\", \"severity\": "
+				 "\"warn\", \"message\": \"...\", \"content\": \"TODO\"}");
+	memset(&r, 0, sizeof(r));
+	if (guard_rule_fields(l, e, &r) < 0 || guard_rule_place(l, ctx, index, r.id, &slot) < 0 ||
+	    guard_rule_self_test(l, &r, true, &r.examples_match) < 0 ||
+	    guard_rule_self_test(l, &r, false, &r.examples_no_match) < 0) {
+		hs_guard_user_rule_free(&r);
+		return -1;
+	}
+	if (slot == g->nrules && g->nrules >= HS_POLICY_MAX_LIST) {
+		hs_guard_user_rule_free(&r);
+		return fail(l, AT_VALUE, "too many guard rules; at most %d are allowed",
+			    HS_POLICY_MAX_LIST);
+	}
+	r.origin = ld_origin_at(l, at);
+	if (slot < g->nrules) {
+		hs_guard_user_rule_free(&g->rules[slot]);
+		g->rules[slot] = r; /* moved: an earlier layer's rule replaced */
+		return 0;
+	}
+	g->rules = hs_xrealloc(g->rules, (g->nrules + 1) * sizeof(*g->rules));
+	g->rules[g->nrules++] = r; /* moved */
+	return 0;
+}
+
+static int ld_guard_rules(struct ld *l, json_t *v)
+{
+	return ld_each(l, v, "an array of rules ([{\"id\": ..., \"content\": ...}, ...])",
+		       guard_rule_item, v);
+}
+
+static int guard_disable_entry(struct ld *l, const char *id)
+{
+	if (guard_id_exists(l, AT_VALUE, id) < 0 || room_for(l, &l->p->guard.disable, id) < 0)
+		return -1;
+	if (!hs_strv_contains(&l->p->guard.disable, id))
+		hs_strv_push(&l->p->guard.disable, id);
+	return 0;
+}
+
+static int ld_guard_disable(struct ld *l, json_t *v)
+{
+	return each_string(l, v, guard_disable_entry);
+}
+
+static int guard_severity_entry(struct ld *l, const char *id, json_t *v)
+{
+	struct hs_guard_config *g = &l->p->guard;
+	enum hs_guard_severity sev;
+	if (guard_id_exists(l, AT_KEY, id) < 0 || guard_severity_value(l, v, &sev) < 0)
+		return -1;
+	for (size_t i = 0; i < g->nseverity; i++) {
+		if (strcmp(g->severity[i].id, id) == 0) {
+			g->severity[i].severity = sev;
+			return 0;
+		}
+	}
+	if (g->nseverity >= HS_POLICY_MAX_LIST)
+		return fail(l, AT_KEY, "too many entries; at most %d are allowed",
+			    HS_POLICY_MAX_LIST);
+	g->severity = hs_xrealloc(g->severity, (g->nseverity + 1) * sizeof(*g->severity));
+	g->severity[g->nseverity].id = hs_xstrdup(id);
+	g->severity[g->nseverity++].severity = sev;
+	return 0;
+}
+
+static int ld_guard_severity(struct ld *l, json_t *obj)
+{
+	if (!json_is_object(obj))
+		return fail_type(l, obj, "an object like {\"mode.executable\": \"block\"}");
+	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+		path_key(l, json_object_iter_key(it));
+		if (guard_severity_entry(l, json_object_iter_key(it), json_object_iter_value(it)) <
+		    0)
+			return -1;
+		path_pop(l);
+	}
+	return 0;
+}
+
+static int ld_guard_max_file_size(struct ld *l, json_t *v)
+{
+	return get_size(l, v, &l->p->guard.max_file_size);
+}
+
+/* "rules" first: disable and severity may name the rules a file adds. */
+static const struct member guard_members[] = {
+    {"rules", ld_guard_rules},
+    {"disable", ld_guard_disable},
+    {"severity", ld_guard_severity},
+    {"max_file_size", ld_guard_max_file_size},
+};
+
+static int ld_guard(struct ld *l, json_t *v)
+{
+	return ld_object(l, v, guard_members, HS_ARRAY_LEN(guard_members));
+}
+
 static int ld_filesystem(struct ld *l, json_t *v)
 {
 	return ld_object(l, v, filesystem_members, HS_ARRAY_LEN(filesystem_members));
@@ -1358,7 +1732,7 @@ static const struct member top_members[] = {
     {"$schema", ld_comment},   {"description", ld_comment},   {"extends", NULL},
     {"level", NULL},	       {"filesystem", ld_filesystem}, {"network", ld_network},
     {"env", ld_env},	       {"limits", ld_limits},	      {"best_effort", ld_best_effort},
-    {"commands", ld_commands},
+    {"commands", ld_commands}, {"guard", ld_guard},
 };
 
 /* For a key in the wrong place: which section it belongs in. */
@@ -1377,6 +1751,7 @@ static const char *section_of(const char *key)
 	    {"limits", limits_members, HS_ARRAY_LEN(limits_members)},
 	    {"commands", commands_members, HS_ARRAY_LEN(commands_members)},
 	    {"a command rule (commands.deny[i], ...)", rule_members, HS_ARRAY_LEN(rule_members)},
+	    {"guard", guard_members, HS_ARRAY_LEN(guard_members)},
 	    {"the top level", top_members, HS_ARRAY_LEN(top_members)},
 	};
 	for (size_t i = 0; i < HS_ARRAY_LEN(sections); i++)

@@ -21,6 +21,31 @@ void hs_policy_init(struct hs_policy *p)
 	memset(p, 0, sizeof(*p));
 	p->level = -1;
 	p->commands_defaults = true;
+	p->guard.max_file_size = HS_GUARD_DEFAULT_MAX_FILE;
+}
+
+void hs_guard_user_rule_free(struct hs_guard_user_rule *r)
+{
+	free(r->id);
+	free(r->message);
+	free(r->path);
+	free(r->content);
+	hs_strv_clear(&r->examples_match);
+	hs_strv_clear(&r->examples_no_match);
+	free(r->origin);
+	memset(r, 0, sizeof(*r));
+}
+
+static void guard_config_free(struct hs_guard_config *g)
+{
+	hs_strv_clear(&g->disable);
+	for (size_t i = 0; i < g->nseverity; i++)
+		free(g->severity[i].id);
+	free(g->severity);
+	for (size_t i = 0; i < g->nrules; i++)
+		hs_guard_user_rule_free(&g->rules[i]);
+	free(g->rules);
+	memset(g, 0, sizeof(*g));
 }
 
 static void grant_free(struct hs_grant *g)
@@ -49,12 +74,39 @@ void hs_policy_free(struct hs_policy *p)
 		free(p->net_rates[i].host);
 	free(p->net_rates);
 	hs_cmd_rules_free(&p->commands);
+	guard_config_free(&p->guard);
 	hs_policy_init(p);
 }
 
 static char *strdup_or_null(const char *s)
 {
 	return s ? hs_xstrdup(s) : NULL;
+}
+
+static void guard_config_copy(struct hs_guard_config *dst, const struct hs_guard_config *src)
+{
+	hs_strv_copy(&dst->disable, &src->disable);
+	dst->severity = hs_xcalloc(src->nseverity, sizeof(*dst->severity));
+	for (size_t i = 0; i < src->nseverity; i++) {
+		dst->severity[i].id = hs_xstrdup(src->severity[i].id);
+		dst->severity[i].severity = src->severity[i].severity;
+	}
+	dst->nseverity = src->nseverity;
+	dst->max_file_size = src->max_file_size;
+	dst->rules = hs_xcalloc(src->nrules, sizeof(*dst->rules));
+	for (size_t i = 0; i < src->nrules; i++) {
+		const struct hs_guard_user_rule *s = &src->rules[i];
+		struct hs_guard_user_rule *d = &dst->rules[i];
+		d->id = hs_xstrdup(s->id);
+		d->severity = s->severity;
+		d->message = hs_xstrdup(s->message);
+		d->path = strdup_or_null(s->path);
+		d->content = strdup_or_null(s->content);
+		hs_strv_copy(&d->examples_match, &s->examples_match);
+		hs_strv_copy(&d->examples_no_match, &s->examples_no_match);
+		d->origin = strdup_or_null(s->origin);
+	}
+	dst->nrules = src->nrules;
 }
 
 void hs_policy_copy(struct hs_policy *dst, const struct hs_policy *src)
@@ -91,6 +143,7 @@ void hs_policy_copy(struct hs_policy *dst, const struct hs_policy *src)
 	dst->best_effort = src->best_effort;
 	hs_cmd_rules_copy(&dst->commands, &src->commands);
 	dst->commands_defaults = src->commands_defaults;
+	guard_config_copy(&dst->guard, &src->guard);
 }
 
 /* ---- grants ---- */
@@ -520,6 +573,43 @@ static json_t *commands_json(const struct hs_policy *p)
 	return c;
 }
 
+/* A guard rule as written in a policy file (origin is not printed). */
+static json_t *guard_rule_json(const struct hs_guard_user_rule *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", jstr(r->id));
+	json_object_set_new(o, "severity", json_string(hs_guard_severity_name(r->severity)));
+	json_object_set_new(o, "message", jstr(r->message));
+	if (r->path)
+		json_object_set_new(o, "path", jstr(r->path));
+	if (r->content)
+		json_object_set_new(o, "content", jstr(r->content));
+	if (r->examples_match.n || r->examples_no_match.n) {
+		json_t *ex = json_object();
+		if (r->examples_match.n)
+			json_object_set_new(ex, "match", strv_json(&r->examples_match));
+		if (r->examples_no_match.n)
+			json_object_set_new(ex, "no_match", strv_json(&r->examples_no_match));
+		json_object_set_new(o, "examples", ex);
+	}
+	return o;
+}
+
+static json_t *guard_json(const struct hs_guard_config *g)
+{
+	json_t *o = json_object(), *sev = json_object(), *rules = json_array();
+	json_object_set_new(o, "disable", strv_json(&g->disable));
+	for (size_t i = 0; i < g->nseverity; i++)
+		json_object_set_new(sev, g->severity[i].id,
+				    json_string(hs_guard_severity_name(g->severity[i].severity)));
+	json_object_set_new(o, "severity", sev);
+	json_object_set_new(o, "max_file_size", size_json(g->max_file_size));
+	for (size_t i = 0; i < g->nrules; i++)
+		json_array_append_new(rules, guard_rule_json(&g->rules[i]));
+	json_object_set_new(o, "rules", rules);
+	return o;
+}
+
 char *hs_policy_to_json(const struct hs_policy *p)
 {
 	json_t *root = json_object(), *net = json_object();
@@ -547,6 +637,7 @@ char *hs_policy_to_json(const struct hs_policy *p)
 	json_object_set_new(net, "rate_limits", rates);
 	json_object_set_new(root, "network", net);
 	json_object_set_new(root, "commands", commands_json(p));
+	json_object_set_new(root, "guard", guard_json(&p->guard));
 	json_object_set_new(root, "env", env_json(p));
 	json_object_set_new(root, "limits", limits_json(&p->limits));
 	json_object_set_new(root, "best_effort", json_boolean(p->best_effort));

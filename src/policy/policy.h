@@ -16,6 +16,7 @@
 
 #include "../common/common.h"
 #include "commands.h"
+#include "../workspace/guard.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +57,40 @@ struct hs_net_rate {
 	uint64_t bytes;	     /* bytes both ways over the run, 0 = none */
 };
 
+/* guard.rules[i]: a rule of the policy's own for the review gate's linter
+ * (src/workspace/guard.h, docs/guard.md). Owns every string. */
+struct hs_guard_user_rule {
+	char *id;			  /* dotted, like "content.todo"; not a built-in id */
+	enum hs_guard_severity severity;  /* of its findings */
+	char *message;			  /* what and why and how to proceed, one line */
+	char *path;			  /* fnmatch glob on the relative path, or NULL */
+	char *content;			  /* PCRE2 pattern on added lines, or NULL */
+	struct hs_strv examples_match;	  /* lines (paths for a path-only rule) it must match */
+	struct hs_strv examples_no_match; /* and must not */
+	char *origin;			  /* "policy.json:12:9" */
+};
+
+struct hs_guard_severity_override {
+	char *id; /* owned */
+	enum hs_guard_severity severity;
+};
+
+/* The policy's "guard" section: how the built-in rules are adjusted and
+ * the rules added; what hs_guard_new() takes. Layers add to it: disable
+ * and severity entries accumulate (a later severity for an id wins), a
+ * rule with the id of an earlier layer's rule replaces it. */
+struct hs_guard_config {
+	struct hs_strv disable;			     /* rule ids */
+	struct hs_guard_severity_override *severity; /* owned array */
+	size_t nseverity;			     /* entries in severity */
+	uint64_t max_file_size;			     /* content over this is not scanned;
+							0 = no limit */
+	struct hs_guard_user_rule *rules;	     /* owned array, in load order */
+	size_t nrules;
+};
+
+void hs_guard_user_rule_free(struct hs_guard_user_rule *r);
+
 struct hs_policy {
 	char *name;  /* owned; preset name or policy file, for messages;
 	                NULL for an empty policy (hs_policy_init) */
@@ -94,6 +129,10 @@ struct hs_policy {
 	 * (hs_cmd_rules_effective; true unless a layer says "defaults": false). */
 	struct hs_cmd_rules commands;
 	bool commands_defaults;
+
+	/* The review gate's linter (policy key "guard"); hs_policy_init sets
+	 * max_file_size to HS_GUARD_DEFAULT_MAX_FILE. */
+	struct hs_guard_config guard;
 };
 
 /* Presets shipped with the tool. */

@@ -292,6 +292,57 @@ static void cover_symlink(const char *dst, const char *content)
 	close(fd);
 }
 
+static int g_upper_fd = -1; /* the workspace's upper dir, for the supervisor */
+
+/* Appends path to buf with the characters overlayfs's option parser
+ * splits on (',' and ':') and its escape ('\\') escaped. */
+static void overlay_escape(char *buf, size_t cap, const char *path)
+{
+	size_t n = strlen(buf);
+	for (const char *p = path; *p; p++) {
+		if (n + 3 >= cap) {
+			errno = ENAMETOOLONG;
+			die("overlay options for %s", path);
+		}
+		if (*p == ',' || *p == ':' || *p == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+}
+
+/*
+ * The workspace: an overlay whose lower layer is the host dir (never
+ * written: overlayfs copies a file up before changing it) and whose upper
+ * and work dirs live on a tmpfs of the plan's size in the base (so the
+ * command can fill at most that much, in memory charged to its cgroup,
+ * never the user's disk). "userxattr": overlayfs in a user namespace
+ * keeps its whiteout and opaque marks in user.overlay.* xattrs (Linux
+ * 5.11+; tmpfs has user xattrs from 6.6). The upper dir is opened for the
+ * supervisor, which reads the changes from it after the run: an open
+ * directory keeps its tmpfs alive after the sandbox's mounts are gone.
+ */
+static void overlay_workspace(const struct hs_mount *m, const char *dst)
+{
+	if (g_upper_fd >= 0)
+		errno = 0, die("more than one workspace in the plan");
+	tmpfs("/ws", 0700, m->size, MS_NOSUID | MS_NODEV);
+	if (mkdir("/ws/upper", 0755) < 0 || mkdir("/ws/work", 0700) < 0)
+		die("mkdir in the workspace tmpfs");
+	char opts[3 * PATH_MAX] = "lowerdir=";
+	overlay_escape(opts, sizeof(opts), in_old(m->src));
+	strncat(opts, ",upperdir=/ws/upper,workdir=/ws/work,userxattr,redirect_dir=nofollow,metacopy=off",
+		sizeof(opts) - strlen(opts) - 1);
+	ensure_dir(dst);
+	if (mount("overlay", dst, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+		die("mount the workspace overlay on %s (overlayfs in a user namespace needs "
+		    "Linux 5.11; run without --review/--ephemeral here)",
+		    m->dst);
+	g_upper_fd = open("/ws/upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g_upper_fd < 0)
+		die("open the workspace's upper dir");
+}
+
 static void mount_one(const struct hs_mount *m)
 {
 	const uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -328,6 +379,9 @@ static void mount_one(const struct hs_mount *m)
 		break;
 	case HS_MNT_PIN_LINK:
 		cover_symlink(dst, m->src);
+		break;
+	case HS_MNT_OVERLAY:
+		overlay_workspace(m, dst);
 		break;
 	case HS_MNT_HIDE:
 		/* Cover with an empty, mode-000 dir or file from the base tmpfs. */
@@ -615,7 +669,7 @@ static void send_ready(int value, const int *fds, const char *tags)
 	snprintf(m.text, sizeof(m.text), "%s", tags);
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 6)];
+		char buf[CMSG_SPACE(sizeof(int) * 7)];
 		struct cmsghdr align;
 	} c;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -729,12 +783,14 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 		for (size_t i = 0; i < HS_ARRAY_LEN(proxy_fds); i++)
 			if (proxy_fds[i] >= 0)
 				close(proxy_fds[i]); /* and accepts connections */
+		if (g_upper_fd >= 0)
+			close(g_upper_fd); /* the upper layer is reached through the overlay only */
 		exec_command(plan, cg);
 	}
 	/* The command's execve waits in the kernel until the supervisor, which
 	 * gets the listener with READY, answers it. */
-	int fds[6];
-	char tags[7] = "";
+	int fds[7];
+	char tags[8] = "";
 	size_t nfds = 0;
 	if (notify_fd >= 0) {
 		fds[nfds] = notify_fd;
@@ -745,6 +801,10 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 			fds[nfds] = proxy_fds[i];
 			tags[nfds++] = proxy_tags[i];
 		}
+	}
+	if (g_upper_fd >= 0) {
+		fds[nfds] = g_upper_fd;
+		tags[nfds++] = 'u';
 	}
 	send_ready((int)layers | (abi << 16), fds, tags);
 	/* Only the supervisor answers notifications and accepts connections. */

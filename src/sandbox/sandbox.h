@@ -32,6 +32,9 @@ enum hs_mount_kind {
 	                     renamed or removed (keeps .git in place under its masks) */
 	HS_MNT_PIN_LINK,  /* cover the symlink dst itself (not its target) with an empty
 	                     read-only file: it can be neither followed nor replaced */
+	HS_MNT_OVERLAY,   /* the workspace: overlay of host src (lower, never written)
+	                     and an upper layer on a private tmpfs of `size` bytes;
+	                     writes land in the upper layer only */
 };
 
 struct hs_mount {
@@ -86,6 +89,8 @@ struct hs_plan {
 	bool best_effort;  /* degrade instead of failing on missing layers */
 	bool userns;       /* false only in best-effort mode without user namespaces */
 	bool intercept_exec; /* execve/execveat wait for the supervisor (seccomp notify) */
+	char *workspace;   /* owned: the host dir mounted as an overlay (--ephemeral,
+			      --review), NULL if none; see hs_plan_workspace */
 };
 
 /* Builds the plan; creates placeholders on the host (see struct above). */
@@ -97,6 +102,15 @@ void hs_plan_free(struct hs_plan *plan);
  * makes it visible: an empty read-only mask, the directories on the way
  * pinned. Fails if the path is itself a whole grant. */
 int hs_plan_hide_host_path(struct hs_plan *plan, const char *path, struct hs_error *err);
+
+/* Turns the read-write grant holding the working directory into the
+ * workspace (HS_MNT_OVERLAY with an upper layer of at most max_disk
+ * bytes): the command's writes there land in a layer harness reads after
+ * the run, never in the host dir. Every other read-write grant becomes
+ * read-only (a warning says so), so nothing the command writes escapes the
+ * workspace. Fails when the working directory is not in a read-write
+ * grant. Call after hs_plan_build, before the run. */
+int hs_plan_workspace(struct hs_plan *plan, uint64_t max_disk, struct hs_error *err);
 /* Best effort without user namespaces: recomputes the Landlock rules for a
  * sandbox that shares the host's mounts (no private /tmp, HOME or /proc). */
 void hs_plan_without_namespaces(struct hs_plan *plan);
@@ -171,6 +185,9 @@ struct hs_child {
 	int proxy_tls_fd;     /* plan->transparent: 127.0.0.1:443, :80 (TCP), */
 	int proxy_plain_fd;   /* and :53 (UDP), -1 if none */
 	int proxy_dns_fd;
+	int workspace_fd;     /* plan->workspace: the overlay's upper dir (O_RDONLY,
+				 O_DIRECTORY), which outlives the sandbox's mounts;
+				 -1 if none */
 };
 
 /* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for

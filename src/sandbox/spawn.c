@@ -71,7 +71,7 @@ static void userns_remedy(int e, char *buf, size_t len)
 		 strerror(e));
 }
 
-#define READY_FDS_MAX 6
+#define READY_FDS_MAX 7
 
 /* One message, and the fds that came with it (SCM_RIGHTS), at most
  * READY_FDS_MAX. */
@@ -146,6 +146,7 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 					    : m.text[i] == 't' ? &c->proxy_tls_fd
 					    : m.text[i] == 'p' ? &c->proxy_plain_fd
 					    : m.text[i] == 'd' ? &c->proxy_dns_fd
+					    : m.text[i] == 'u' ? &c->workspace_fd
 							       : NULL;
 				if (slot && *slot < 0)
 					*slot = fds[i];
@@ -185,6 +186,7 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	c->proxy_tls_fd = -1;
 	c->proxy_plain_fd = -1;
 	c->proxy_dns_fd = -1;
+	c->workspace_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return hs_err_sys(err, "socketpair");
 
@@ -244,7 +246,10 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	if (cg && hs_cgroup_attach(cg, c->pid, err) < 0)
 		goto fail;
 	go.type = HS_MSG_ATTACHED;
-	if (send(c->sock, &go, sizeof(go), MSG_NOSIGNAL) < 0) {
+	/* EPIPE: the child already failed; its ERROR message waits in the
+	 * socket, and wait_ready reports it. */
+	if (send(c->sock, &go, sizeof(go), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+	    errno != ECONNRESET) {
 		hs_err_sys(err, "start the sandbox");
 		goto fail;
 	}

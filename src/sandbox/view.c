@@ -85,7 +85,8 @@ static const struct hs_mount *bind_covering(const struct hs_plan *pl, const char
 	const struct hs_mount *best = NULL;
 	for (size_t i = 0; i < pl->nmounts; i++) {
 		const struct hs_mount *m = &pl->mounts[i];
-		if (m->kind != HS_MNT_BIND_RO && m->kind != HS_MNT_BIND_RW && m->kind != HS_MNT_TMPFS)
+		if (m->kind != HS_MNT_BIND_RO && m->kind != HS_MNT_BIND_RW &&
+		    m->kind != HS_MNT_OVERLAY && m->kind != HS_MNT_TMPFS)
 			continue;
 		if (path_is_under(path, m->dst) && (!best || strlen(m->dst) >= strlen(best->dst)))
 			best = m;
@@ -939,6 +940,7 @@ static void add_landlock_rules(struct hs_plan *pl)
 			kind = HS_LL_READ;
 			break;
 		case HS_MNT_BIND_RW:
+		case HS_MNT_OVERLAY:
 		case HS_MNT_TMPFS:
 		case HS_MNT_PROC:
 			kind = HS_LL_WRITE;
@@ -1122,7 +1124,10 @@ int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error
 	const struct hs_mount *m = bind_covering(pl, real);
 	if (!m)
 		return 0; /* not visible in the sandbox at all */
-	bool writable = m->kind == HS_MNT_BIND_RW;
+	for (size_t i = 0; i < pl->nmounts; i++)
+		if (pl->mounts[i].kind == HS_MNT_HIDE && path_is_under(real, pl->mounts[i].dst))
+			return 0; /* hidden already, with what holds it */
+	bool writable = m->kind == HS_MNT_BIND_RW || m->kind == HS_MNT_OVERLAY;
 	char root[PATH_MAX];
 	snprintf(root, sizeof(root), "%s", m->dst);
 	if (strcmp(root, real) == 0)
@@ -1142,9 +1147,57 @@ int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error
 		*slash = '/';
 		slash++;
 	}
+	/* Masks hidden earlier beneath this path are covered by this one (and
+	 * could not be mounted inside its empty, read-only directory). */
+	size_t w = 0;
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		struct hs_mount *mm = &pl->mounts[i];
+		if ((mm->kind == HS_MNT_HIDE || mm->kind == HS_MNT_PIN) && strcmp(mm->dst, real) != 0 &&
+		    path_is_under(mm->dst, real)) {
+			free(mm->src);
+			free(mm->dst);
+			continue;
+		}
+		pl->mounts[w++] = *mm;
+	}
+	pl->nmounts = w;
 	if (!has_mount(pl, real, HS_MNT_HIDE))
 		add_mount(&b, HS_MNT_HIDE, NULL, real, S_ISDIR(st.st_mode));
 	sort_mounts(pl);
+	add_landlock_rules(pl);
+	return 0;
+}
+
+int hs_plan_workspace(struct hs_plan *pl, uint64_t max_disk, struct hs_error *err)
+{
+	struct hs_mount *ws = NULL;
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		struct hs_mount *m = &pl->mounts[i];
+		if (m->kind == HS_MNT_BIND_RW && m->is_dir && path_is_under(pl->cwd, m->dst) &&
+		    (!ws || strlen(m->dst) > strlen(ws->dst)))
+			ws = m;
+	}
+	if (!ws)
+		return hs_err(err,
+			      "the working directory %s is not granted read-write, so there is "
+			      "no workspace to stage: run from the project directory (granted by "
+			      "default) or grant it with --allow-dir",
+			      pl->cwd);
+	ws->kind = HS_MNT_OVERLAY;
+	ws->size = max_disk;
+	pl->workspace = hs_xstrdup(ws->src);
+	/* Nothing written may bypass the workspace: the other writable grants
+	 * become read-only for this run. */
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		struct hs_mount *m = &pl->mounts[i];
+		if (m->kind != HS_MNT_BIND_RW)
+			continue;
+		m->kind = HS_MNT_BIND_RO;
+		char *w = hs_xasprintf("%s is read-only in this run: only the workspace %s is "
+				       "staged, and writes elsewhere would bypass the review",
+				       m->dst, pl->workspace);
+		hs_strv_push_owned(&pl->warnings, w);
+	}
 	add_landlock_rules(pl);
 	return 0;
 }
@@ -1218,6 +1271,7 @@ void hs_plan_free(struct hs_plan *pl)
 	free(pl->cwd);
 	free(pl->home);
 	free(pl->hostname);
+	free(pl->workspace);
 	hs_net_rules_free(pl->net_rules);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -1245,6 +1299,8 @@ static const char *kind_name(enum hs_mount_kind k)
 		return "pinned (no rename)";
 	case HS_MNT_PIN_LINK:
 		return "symlink covered";
+	case HS_MNT_OVERLAY:
+		return "workspace (overlay)";
 	}
 	return "?";
 }

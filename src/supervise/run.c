@@ -33,6 +33,7 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	struct hs_child child;
 	sigset_t oldmask;
 	memset(res, 0, sizeof(*res));
+	res->workspace_fd = -1;
 	if (hs_cgroup_create(&plan->limits, &cg, err) < 0)
 		return -1;
 	res->cgroup = cg.kind[0] != '\0';
@@ -40,7 +41,10 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	 * Ctrl-C in between is forwarded rather than lost. */
 	hs_supervise_block_signals(&oldmask);
 	int r = hs_spawn(plan, &cg, &child, err);
-	if (r < 0 && plan->best_effort && plan->userns && strstr(err->msg, "namespaces")) {
+	/* No fallback for a workspace: without a mount namespace there is no
+	 * overlay, and the command would write to the real tree. */
+	if (r < 0 && plan->best_effort && plan->userns && !plan->workspace &&
+	    strstr(err->msg, "namespaces")) {
 		res->fell_back = true;
 		snprintf(res->fallback_why, sizeof(res->fallback_why), "%s", err->msg);
 		hs_plan_without_namespaces(plan);
@@ -97,6 +101,13 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	hs_close(&child.proxy_tls_fd);
 	hs_close(&child.proxy_plain_fd);
 	hs_close(&child.proxy_dns_fd);
+	if (r == 0 && plan->workspace && child.workspace_fd < 0)
+		r = hs_err(err, "the sandbox did not hand over its workspace");
+	if (r == 0) {
+		res->workspace_fd = child.workspace_fd;
+		child.workspace_fd = -1;
+	}
+	hs_close(&child.workspace_fd);
 	hs_cgroup_events(&cg, &res->oom_killed, &res->pids_max_hit);
 	hs_cgroup_destroy(&cg);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

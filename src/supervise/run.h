@@ -20,6 +20,8 @@ struct hs_run_result {
 	char fallback_why[HS_ERR_MSG_MAX]; /* why namespaces were refused */
 	bool cgroup;            /* a cgroup held the sandbox's processes */
 	struct hs_proxy_stats net; /* egress through the proxy */
+	int workspace_fd;       /* plan->workspace: the upper layer's dir, owned by the
+				   caller (close it); -1 if none or on failure */
 };
 
 /* Called once the sandbox is up, before the command's output can matter
