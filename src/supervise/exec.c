@@ -14,11 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* Copies len bytes at addr in pid's memory (process_vm_readv: no
+ * /proc/PID/mem to open, one call for many pieces). Returns the bytes read,
+ * which stop at the first unreadable one. */
+static ssize_t peek(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
 
 /* Reads a NUL-terminated string at addr, at most len-1 bytes. Returns its
  * length, or -1 if unreadable or not terminated within the bound. */
-static ssize_t read_string(int mem, uint64_t addr, char *buf, size_t len)
+static ssize_t read_string(pid_t pid, uint64_t addr, char *buf, size_t len)
 {
 	size_t got = 0;
 	while (got + 1 < len) {
@@ -26,7 +37,7 @@ static ssize_t read_string(int mem, uint64_t addr, char *buf, size_t len)
 		 * an unmapped one. */
 		size_t page = 4096 - ((addr + got) & 4095);
 		size_t want = len - 1 - got < page ? len - 1 - got : page;
-		ssize_t n = pread(mem, buf + got, want, (off_t)(addr + got));
+		ssize_t n = peek(pid, addr + got, buf + got, want);
 		if (n <= 0)
 			return -1;
 		char *nul = memchr(buf + got, '\0', (size_t)n);
@@ -38,21 +49,36 @@ static ssize_t read_string(int mem, uint64_t addr, char *buf, size_t len)
 	return -1;
 }
 
-static void read_argv(int mem, uint64_t argv_addr, struct hs_exec_request *req)
+#define PTR_BATCH 64 /* argv pointers fetched per call */
+
+static void read_argv(pid_t pid, uint64_t argv_addr, struct hs_exec_request *req)
 {
 	char arg[HS_EXEC_MAX_ARG];
-	size_t total = 0;
+	uint64_t ptrs[PTR_BATCH];
+	size_t have = 0, base = 0, total = 0;
 	for (size_t i = 0; argv_addr; i++) {
-		uint64_t p;
 		if (i == HS_EXEC_MAX_ARGS || total >= HS_EXEC_MAX_TOTAL) {
 			req->truncated = true;
 			return;
 		}
-		if (pread(mem, &p, sizeof(p), (off_t)(argv_addr + i * sizeof(p))) != sizeof(p))
-			return;
+		if (i - base >= have) {
+			/* The next batch of pointers, up to the end of their page
+			 * (the array may end just before an unmapped one). */
+			uint64_t at = argv_addr + i * sizeof(uint64_t);
+			size_t room = (4096 - (at & 4095)) / sizeof(uint64_t);
+			size_t want = room < PTR_BATCH ? room : PTR_BATCH;
+			if (want == 0)
+				want = 1;
+			ssize_t n = peek(pid, at, ptrs, want * sizeof(uint64_t));
+			if (n < (ssize_t)sizeof(uint64_t))
+				return;
+			base = i;
+			have = (size_t)n / sizeof(uint64_t);
+		}
+		uint64_t p = ptrs[i - base];
 		if (!p)
 			return;
-		ssize_t n = read_string(mem, p, arg, sizeof(arg));
+		ssize_t n = read_string(pid, p, arg, sizeof(arg));
 		if (n < 0) {
 			req->truncated = true;
 			n = (ssize_t)strlen(arg);
@@ -67,13 +93,16 @@ static void read_argv(int mem, uint64_t argv_addr, struct hs_exec_request *req)
  * are not worth a record. Resolved inside the caller's root (/proc/PID/root
  * with RESOLVE_IN_ROOT, so its absolute symlinks stay inside). When this
  * cannot be told (old kernel, no access), the answer is yes. */
-static bool path_exists_inside(unsigned pid, const char *path, const char *cwd)
+static bool path_exists_inside(unsigned pid, const char *path, const char *cwd, int *root_cache)
 {
 	char p[64], abs[8192];
 	if (!path[0])
 		return true;
-	snprintf(p, sizeof(p), "/proc/%u/root", pid);
-	int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*root_cache < 0) {
+		snprintf(p, sizeof(p), "/proc/%u/root", pid);
+		*root_cache = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	int root = *root_cache;
 	if (root < 0)
 		return true;
 	if (path[0] == '/')
@@ -83,7 +112,6 @@ static bool path_exists_inside(unsigned pid, const char *path, const char *cwd)
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
 	int fd = (int)syscall(SYS_openat2, root, abs, &how, sizeof(how));
 	int e = errno;
-	close(root);
 	if (fd >= 0) {
 		close(fd);
 		return true;
@@ -91,7 +119,8 @@ static bool path_exists_inside(unsigned pid, const char *path, const char *cwd)
 	return !(e == ENOENT || e == ENOTDIR);
 }
 
-static void read_request(const struct seccomp_notif *n, struct hs_exec_request *req)
+static void read_request(const struct seccomp_notif *n, struct hs_exec_request *req,
+			 int *root_cache)
 {
 	char p[64];
 	memset(req, 0, sizeof(*req));
@@ -100,21 +129,16 @@ static void read_request(const struct seccomp_notif *n, struct hs_exec_request *
 	bool at = n->data.nr == (int)SYS_execveat;
 	uint64_t path = at ? n->data.args[1] : n->data.args[0];
 	uint64_t argv = at ? n->data.args[2] : n->data.args[1];
-	snprintf(p, sizeof(p), "/proc/%u/mem", n->pid);
-	int mem = open(p, O_RDONLY | O_CLOEXEC);
-	if (mem >= 0) {
-		if (read_string(mem, path, req->path, sizeof(req->path)) < 0)
-			req->path[0] = '\0';
-		read_argv(mem, argv, req);
-		close(mem);
-	}
+	if (read_string((pid_t)n->pid, path, req->path, sizeof(req->path)) < 0)
+		req->path[0] = '\0';
+	read_argv((pid_t)n->pid, argv, req);
 	snprintf(p, sizeof(p), "/proc/%u/cwd", n->pid);
 	ssize_t len = readlink(p, req->cwd, sizeof(req->cwd) - 1);
 	req->cwd[len > 0 ? len : 0] = '\0';
-	req->found = path_exists_inside(n->pid, req->path, req->cwd);
+	req->found = path_exists_inside(n->pid, req->path, req->cwd, root_cache);
 }
 
-int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
+int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, int *root_cache, struct hs_error *err)
 {
 	struct seccomp_notif n;
 	struct seccomp_notif_resp resp;
@@ -127,7 +151,7 @@ int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err)
 			return 0;
 		return hs_err_sys(err, "exec interception: receive");
 	}
-	read_request(&n, &req);
+	read_request(&n, &req, root_cache);
 	req.notify_fd = fd;
 	/* What we read belongs to this very call only if the notification is
 	 * still pending (the pid could have died and been reused). */

@@ -57,7 +57,11 @@ int hs_exec_respond(int notify_fd, uint64_t id, int error);
 bool hs_exec_pending(int notify_fd, uint64_t id);
 
 /* Handles one pending notification on `fd`. Returns 0, or -1 when the
- * hook asked to end the run or the listener failed (err says why). */
-int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, struct hs_error *err);
+ * hook asked to end the run or the listener failed (err says why).
+ * root_cache: the caller's slot (initially -1, closed by the caller when
+ * the run ends) for the sandbox's root directory, opened once from the
+ * first exec's /proc/PID/root: every process of a sandbox has that root
+ * (none may chroot: no capabilities), so later execs need not look it up. */
+int hs_exec_handle(int fd, hs_exec_hook hook, void *ctx, int *root_cache, struct hs_error *err);
 
 #endif

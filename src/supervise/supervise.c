@@ -111,6 +111,7 @@ struct sup {
 	bool sock_open;
 	bool failed; /* a callback ended the run (err says why) */
 	struct event *ev_pidfd, *ev_signal, *ev_sock, *ev_notify, *ev_timer;
+	int root_fd; /* the sandbox's root, for exec requests (exec.h) */
 };
 
 static void on_sock(evutil_socket_t fd, short what, void *arg)
@@ -151,7 +152,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	}
 	/* The exec waits in the kernel until it is answered; a hook that
 	 * cannot record it ends the run. */
-	if (hs_exec_handle(fd, s->on_exec, s->ctx, s->err) < 0) {
+	if (hs_exec_handle(fd, s->on_exec, s->ctx, &s->root_fd, s->err) < 0) {
 		s->failed = true;
 		event_base_loopbreak(s->base);
 	}
@@ -188,7 +189,7 @@ int hs_supervise(struct hs_child *c, const struct hs_plan *plan, struct event_ba
 	sigset_t set;
 	taken_set(&set);
 	struct sup s = {.c = c, .on_exec = on_exec, .ctx = ctx, .out = out, .err = err,
-			.sock_open = true};
+			.sock_open = true, .root_fd = -1};
 	/* Writes into the sandbox's pipes (refusal messages on a caller's
 	 * stderr) must fail with EPIPE, not kill the supervisor. Set after
 	 * the spawn, so the sandbox keeps the caller's disposition. */
@@ -242,6 +243,7 @@ done:
 		if (evs[i])
 			event_free(evs[i]);
 	hs_close(&s.sfd);
+	hs_close(&s.root_fd);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	if (own_base && s.base)
 		event_base_free(s.base);
