@@ -142,10 +142,12 @@ static void add_other_rows(struct check_report *rep, const struct hs_probe *p)
 
 	row = add_row(rep, "overlayfs in userns", p->overlay_userns, false, NULL);
 	if (p->overlay_userns)
-		set_note(row, "workspace overlay (diff/apply) available");
+		set_note(row, "workspace overlay available: run --review / --ephemeral");
 	else
-		set_note(row, "no workspace overlay; needs %s",
-			 p->userns ? "Linux >= 5.11" : "a working user namespace");
+		set_note(row, "no workspace overlay, so no --review / --ephemeral; needs %s",
+			 p->userns ? "Linux >= 6.6 (overlayfs in a user namespace with a tmpfs "
+				     "upper layer)"
+				   : "a working user namespace");
 }
 
 static void build_report(struct check_report *rep, const struct hs_probe *p)

@@ -129,10 +129,10 @@ static int try_overlay(void)
 	for (size_t i = 0; i < HS_ARRAY_LEN(dirs); i++)
 		if (mkdir(dirs[i], 0700) < 0)
 			return errno;
-	int r = mount_overlay("lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w");
-	if (r != 0) /* some kernels insist on user.* xattrs inside a userns */
-		r = mount_overlay("lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr");
-	return r;
+	/* Exactly what the workspace mounts (init.c overlay_workspace): an
+	 * upper layer on tmpfs, the marks in user.* xattrs. */
+	return mount_overlay("lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr,"
+			     "redirect_dir=nofollow,metacopy=off");
 }
 
 static void ns_child(int fd, const struct ns_maps *maps)
