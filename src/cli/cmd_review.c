@@ -273,24 +273,6 @@ static json_t *findings_json(const struct hs_guard_findings *f)
 	return a;
 }
 
-static int write_file(const char *path, const char *data, struct hs_error *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return hs_err_sys(err, "create %s", path);
-	size_t len = strlen(data), off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n <= 0 && errno != EINTR)
-			break;
-		if (n > 0)
-			off += (size_t)n;
-	}
-	int r = off == len && fsync(fd) == 0 ? 0 : hs_err_sys(err, "write %s", path);
-	close(fd);
-	return r;
-}
-
 /* ---- after the run ---- */
 
 int hs_cli_workspace_end(struct hs_ws_session *s, int upper_fd, const char *run_id,
@@ -354,7 +336,7 @@ int hs_cli_workspace_end(struct hs_ws_session *s, int upper_fd, const char *run_
 		int r = hs_ws_stage(run_dir, &m, upper_fd, s->project, &ch, &err);
 		char *pj = r == 0 ? hs_xasprintf("%s/policy.json", run_dir) : NULL;
 		if (r == 0)
-			r = write_file(pj, s->policy_json, &err);
+			r = hs_ws_write_file(pj, s->policy_json, strlen(s->policy_json), &err);
 		if (r == 0 && !(g = guard_for(s->policy_json, &err)))
 			r = -1;
 		if (r == 0)
@@ -364,7 +346,7 @@ int hs_cli_workspace_end(struct hs_ws_session *s, int upper_fd, const char *run_
 			json_t *fj = findings_json(&f);
 			char *fs = json_dumps(fj, JSON_INDENT(1));
 			char *fp = hs_xasprintf("%s/guard.json", run_dir);
-			r = write_file(fp, fs, &err);
+			r = fs ? hs_ws_write_file(fp, fs, strlen(fs), &err) : hs_err(&err, "out of memory");
 			free(fp);
 			free(fs);
 			json_decref(fj);

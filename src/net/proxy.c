@@ -285,38 +285,65 @@ static void refuse(struct conn *c, int http_status, uint8_t socks_rep, const cha
 
 static void relay_event(struct bufferevent *bev, short what, void *arg);
 
+/* ---- byte caps (network.rate_limits "bytes") ---- */
+
+/* Bytes c's entry still lets through, both ways together; UINT64_MAX when
+ * it has no byte cap. */
+static uint64_t cap_left(const struct conn *c)
+{
+	const struct hs_net_limit_spec *spec =
+	    c->lim >= 0 ? hs_net_limit_get(c->px->cfg.rules, (size_t)c->lim) : NULL;
+	if (!spec || !spec->bytes)
+		return UINT64_MAX;
+	uint64_t used = c->px->lim[c->lim].bytes;
+	return spec->bytes > used ? spec->bytes - used : 0;
+}
+
+static void cap_take(struct conn *c, uint64_t n)
+{
+	if (c->lim >= 0)
+		c->px->lim[c->lim].bytes += n;
+}
+
+/* The cap is used up: why, naming the target, the cap and its entry. */
+static void cap_reason(const struct conn *c, const char *target, const char *tail, char *why,
+		       size_t whylen)
+{
+	const struct hs_net_limit_spec *spec = hs_net_limit_get(c->px->cfg.rules, (size_t)c->lim);
+	snprintf(why, whylen,
+		 "%s:%u: the byte cap of %llu bytes set by network.rate_limits \"%s\" is used "
+		 "up%s",
+		 target, (unsigned)c->port, (unsigned long long)spec->bytes, spec->host, tail);
+}
+
+/* A relaying connection hit its cap: recorded (net.limit) before it closes. */
+static void cap_hit(struct conn *c)
+{
+	char why[HS_NET_REASON_MAX];
+	cap_reason(c, c->host, "; the connection is closed", why, sizeof(why));
+	(void)record(c, "net.limit", false, why);
+	c->px->stats.refused++;
+}
+
 static void relay_read(struct bufferevent *src, void *arg)
 {
 	struct conn *c = arg;
 	struct bufferevent *dst = src == c->client ? c->up : c->client;
 	struct evbuffer *in = bufferevent_get_input(src);
 	size_t n = evbuffer_get_length(in);
-	const struct hs_net_limit_spec *spec =
-	    c->lim >= 0 ? hs_net_limit_get(c->px->cfg.rules, (size_t)c->lim) : NULL;
-	bool over = false;
-	if (spec && spec->bytes) {
-		/* The byte cap: relay what is left of it, then close. */
-		struct lim_state *st = &c->px->lim[c->lim];
-		uint64_t left = spec->bytes > st->bytes ? spec->bytes - st->bytes : 0;
-		if (n > left) {
-			n = (size_t)left;
-			over = true;
-		}
-		st->bytes += n;
-	}
+	/* The byte cap: relay what is left of it, then close. */
+	uint64_t left = cap_left(c);
+	bool over = n > left;
+	if (over)
+		n = (size_t)left;
+	cap_take(c, n);
 	if (src == c->client)
 		c->bytes_up += n;
 	else
 		c->bytes_down += n;
 	if (over) {
 		evbuffer_remove_buffer(in, bufferevent_get_output(dst), n);
-		char why[HS_NET_REASON_MAX];
-		snprintf(why, sizeof(why),
-			 "%s:%u: the byte cap of %llu bytes set by network.rate_limits \"%s\" is "
-			 "used up; the connection is closed",
-			 c->host, (unsigned)c->port, (unsigned long long)spec->bytes, spec->host);
-		(void)record(c, "net.limit", false, why);
-		c->px->stats.refused++;
+		cap_hit(c);
 		/* Close both ways once what was let through is written. */
 		evbuffer_drain(in, evbuffer_get_length(in));
 		c->client_eof = c->up_eof = true;
@@ -450,27 +477,13 @@ static void pump_run(struct conn *c, int d)
 			pump_finish(c, d);
 			return;
 		}
-		size_t want = RELAY_CHUNK;
-		const struct hs_net_limit_spec *spec =
-		    c->lim >= 0 ? hs_net_limit_get(c->px->cfg.rules, (size_t)c->lim) : NULL;
-		struct lim_state *st = spec && spec->bytes ? &c->px->lim[c->lim] : NULL;
-		if (st) {
-			uint64_t left = spec->bytes > st->bytes ? spec->bytes - st->bytes : 0;
-			if (left == 0) {
-				char why[HS_NET_REASON_MAX];
-				snprintf(why, sizeof(why),
-					 "%s:%u: the byte cap of %llu bytes set by network.rate_limits "
-					 "\"%s\" is used up; the connection is closed",
-					 c->host, (unsigned)c->port, (unsigned long long)spec->bytes,
-					 spec->host);
-				(void)record(c, "net.limit", false, why);
-				c->px->stats.refused++;
-				conn_free(c);
-				return;
-			}
-			if (left < want)
-				want = (size_t)left;
+		uint64_t left = cap_left(c);
+		if (left == 0) {
+			cap_hit(c);
+			conn_free(c);
+			return;
 		}
+		size_t want = left < RELAY_CHUNK ? (size_t)left : RELAY_CHUNK;
 		ssize_t n = splice(src, NULL, p->pipe[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n < 0 && errno == EAGAIN) {
 			event_add(p->rd, NULL);
@@ -485,8 +498,7 @@ static void pump_run(struct conn *c, int d)
 			continue;
 		}
 		p->in_pipe = (size_t)n;
-		if (st)
-			st->bytes += (uint64_t)n;
+		cap_take(c, (uint64_t)n);
 		if (d == 0)
 			c->bytes_up += (uint64_t)n;
 		else
@@ -739,11 +751,8 @@ static bool limit_admit(struct conn *c, char *why, size_t whylen)
 		st->tokens = spec->per_minute;
 		st->last_ms = now;
 	}
-	if (spec->bytes && st->bytes >= spec->bytes) {
-		snprintf(why, whylen,
-			 "%s:%u: the byte cap of %llu bytes set by network.rate_limits \"%s\" is "
-			 "used up",
-			 c->name, (unsigned)c->port, (unsigned long long)spec->bytes, spec->host);
+	if (cap_left(c) == 0) {
+		cap_reason(c, c->name, "", why, whylen);
 		goto refused;
 	}
 	if (spec->per_minute) {

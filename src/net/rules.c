@@ -634,11 +634,6 @@ void hs_net_rules_free(struct hs_net_rules *r)
 	free(r);
 }
 
-size_t hs_net_rules_allow_count(const struct hs_net_rules *r)
-{
-	return r ? r->nallow : 0;
-}
-
 /* ---- checking ---- */
 
 static void verdict_refuse(struct hs_net_verdict *v, const char *rule, const char *fmt, ...)

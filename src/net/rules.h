@@ -104,7 +104,6 @@ struct hs_net_rules *hs_net_rules_new(const struct hs_strv *allow, const struct 
 				      const struct hs_net_limit_spec *limits, size_t nlimits,
 				      struct hs_error *err);
 void hs_net_rules_free(struct hs_net_rules *r);
-size_t hs_net_rules_allow_count(const struct hs_net_rules *r);
 
 struct hs_net_verdict {
 	bool allowed;

@@ -268,11 +268,6 @@ void hs_ws_baseline_free(struct hs_ws_baseline *b)
 	free(b);
 }
 
-size_t hs_ws_baseline_count(const struct hs_ws_baseline *b)
-{
-	return b ? b->n : 0;
-}
-
 static const struct base_entry *base_find(const struct hs_ws_baseline *b, const char *path)
 {
 	if (!b)
@@ -619,7 +614,7 @@ static int kind_from_name(const char *s)
 }
 
 /* Writes path atomically: a temporary file beside it, fsync, rename. */
-static int write_atomic(const char *path, const char *data, size_t len, struct hs_error *err)
+int hs_ws_write_file(const char *path, const char *data, size_t len, struct hs_error *err)
 {
 	char *tmp = hs_xasprintf("%s.tmp.%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -654,7 +649,7 @@ static int write_json(const char *path, json_t *j, struct hs_error *err)
 	char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (!s)
 		return hs_err(err, "out of memory");
-	int r = write_atomic(path, s, strlen(s), err);
+	int r = hs_ws_write_file(path, s, strlen(s), err);
 	free(s);
 	return r;
 }
@@ -1178,9 +1173,11 @@ int hs_ws_apply_one(const char *run_dir, const char *project, const struct hs_ws
 			r = remove_at(pfd, last, it->old_mode, err);
 			break;
 		case HS_CHANGE_MODE:
+			/* Never through a symlink (with --force the real path may
+			 * have become one): AT_SYMLINK_NOFOLLOW fails on a link. */
 			if (S_ISLNK(it->new_mode))
 				break;
-			if (fchmodat(pfd, last, it->new_mode & 0777, 0) < 0)
+			if (fchmodat(pfd, last, it->new_mode & 0777, AT_SYMLINK_NOFOLLOW) < 0)
 				r = hs_err_sys(err, "chmod %s", it->path);
 			break;
 		case HS_CHANGE_RENAMED:
@@ -1190,7 +1187,7 @@ int hs_ws_apply_one(const char *run_dir, const char *project, const struct hs_ws
 			if (S_ISDIR(it->new_mode)) {
 				if (mkdirat(pfd, last, it->new_mode & 0777) < 0 && errno != EEXIST)
 					r = hs_err_sys(err, "mkdir %s", it->path);
-				else if (fchmodat(pfd, last, it->new_mode & 0777, 0) < 0)
+				else if (fchmodat(pfd, last, it->new_mode & 0777, AT_SYMLINK_NOFOLLOW) < 0)
 					r = hs_err_sys(err, "chmod %s", it->path);
 			} else if (S_ISLNK(it->new_mode)) {
 				char tmp[NAME_MAX + 1];

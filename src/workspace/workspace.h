@@ -61,7 +61,6 @@ void hs_ws_changes_free(struct hs_ws_changes *c);
 struct hs_ws_baseline;
 struct hs_ws_baseline *hs_ws_baseline_take(const char *dir, struct hs_error *err);
 void hs_ws_baseline_free(struct hs_ws_baseline *b);
-size_t hs_ws_baseline_count(const struct hs_ws_baseline *b);
 
 /* The changes in upper_fd (the workspace's upper dir) against lower_dir
  * (the host dir), sorted by path; base may be NULL (no conflict marks). */
@@ -93,6 +92,9 @@ int hs_ws_stage(const char *run_dir, const struct hs_ws_meta *meta, int upper_fd
 
 int hs_ws_load(const char *run_dir, struct hs_ws_meta *meta, struct hs_ws_changes *ch,
 	       struct hs_error *err);
+/* Writes path atomically (a temporary file beside it, fsync, rename), 0600. */
+int hs_ws_write_file(const char *path, const char *data, size_t len, struct hs_error *err);
+
 /* Rewrites meta.json (atomically). */
 int hs_ws_save_meta(const char *run_dir, const struct hs_ws_meta *meta, struct hs_error *err);
 

@@ -212,6 +212,25 @@ def test_a_change_made_during_the_run_is_a_conflict(harness, project):
     assert (project / "modified.txt").read_text().endswith("user\n")
 
 
+def test_forced_mode_change_never_follows_a_symlink(harness, project, tmp_path):
+    """The staged chmod meets a real path that became a symlink to a file
+    outside the project: even --force must not change the outside file."""
+    (project / "tool.sh").write_text("#!/bin/sh\n")
+    r = harness.run("chmod +x tool.sh", "--review")
+    assert r.rc == 0, r
+    run = last_run(harness)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    outside.chmod(0o600)
+    (project / "tool.sh").unlink()
+    os.symlink(outside, project / "tool.sh")
+    r = harness.call(["apply", run["id"]])
+    assert r.rc == 1, r  # refused: another kind of entry now
+    r = harness.call(["apply", run["id"], "--force"])
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o600, r
+    assert r.rc == 125, r
+
+
 def test_discard_and_bad_ids(harness, project):
     populate(project)
     harness.run("echo x > junk.txt", "--review")
