@@ -57,26 +57,15 @@ int hs_audit_check_spec(const char *spec, struct hs_error *err)
 
 char *hs_audit_default_path(void)
 {
-	const char *xdg = getenv("XDG_STATE_HOME");
-	if (xdg && xdg[0] == '/')
-		return hs_xasprintf("%s/harness/audit.db", xdg);
-	const char *home = hs_caller_home();
-	return hs_xasprintf("%s/.local/state/harness/audit.db", strcmp(home, "/") ? home : "");
+	return hs_state_path("audit.db");
 }
 
 /* mkdir -p of path's directory; new directories are 0700. */
 static int make_parent_dirs(const char *path, struct hs_error *err)
 {
-	char *p = hs_xstrdup(path);
-	int r = 0;
-	for (char *s = strchr(p + 1, '/'); s && r == 0; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			r = hs_err_sys(err, "audit: cannot create %s", p);
-		*s = '/';
-	}
-	free(p);
-	return r;
+	return hs_mkdir_p(path, 0700, true) < 0
+		   ? hs_err_sys(err, "audit: cannot create the directory of %s", path)
+		   : 0;
 }
 
 /* ---- opening, writing, closing ---- */

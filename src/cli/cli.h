@@ -8,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "policy/policy.h"
+#include "policy/agents.h"
 
 #include <stdbool.h>
 
@@ -30,6 +31,12 @@ struct hs_cli_run {
 	/* the workspace (cmd_review.c) */
 	enum { HS_CLI_WS_NONE, HS_CLI_WS_EPHEMERAL, HS_CLI_WS_REVIEW } workspace;
 	uint64_t max_disk;          /* --max-disk, default 1 GiB */
+	/* the agent profile (--agent NAME; src/policy/agents.h) */
+	const struct hs_agent_profile *agent; /* NULL: none */
+	struct hs_agent_setup agent_setup;    /* what composing it decided */
+	bool no_network_flag;       /* --no-network was given */
+	bool direct;                /* --direct: no workspace, whatever the policy says */
+	bool max_disk_flag;         /* --max-disk was given */
 };
 void hs_cli_run_free(struct hs_cli_run *o);
 
@@ -53,6 +60,7 @@ int hs_cmd_runs(int argc, char **argv);   /* harness runs [--json] */
 int hs_cmd_diff(int argc, char **argv);   /* harness diff RUN [--stat] [PATHS] */
 int hs_cmd_apply(int argc, char **argv);  /* harness apply RUN [--force] [PATHS] */
 int hs_cmd_discard(int argc, char **argv); /* harness discard RUN */
+int hs_cmd_agent(int argc, char **argv);   /* harness agent list | reset NAME [--all] */
 
 /* --ephemeral / --review around one run (cmd_review.c). */
 struct hs_ws_session;

@@ -53,23 +53,6 @@ static void now_rfc3339(char *buf, size_t cap)
 	snprintf(buf + n, cap - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = hs_xstrdup(path);
-	int r = 0;
-	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			r = -1;
-		if (!s)
-			break;
-		*s = '/';
-	}
-	free(p);
-	return r;
-}
-
 static void session_free(struct hs_ws_session *s)
 {
 	if (!s)
@@ -110,7 +93,7 @@ int hs_cli_workspace_begin(struct hs_plan *plan, const struct hs_cli_run *o,
 	if (s->mode == HS_CLI_WS_REVIEW) {
 		/* Staged runs must never be reachable from a sandbox, this one
 		 * included (its project could hold the state dir). */
-		if (mkdir_p(s->runs_dir) < 0 || hs_plan_hide_host_path(plan, s->runs_dir, &err) < 0) {
+		if (hs_mkdir_p(s->runs_dir, 0700, false) < 0 || hs_plan_hide_host_path(plan, s->runs_dir, &err) < 0) {
 			hs_cli_error("--review: %s: %s", s->runs_dir,
 				     err.msg[0] ? err.msg : strerror(errno));
 			session_free(s);

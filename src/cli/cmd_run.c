@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "policy/commands.h"
 #include "net/rules.h"
+#include "sandbox/probe.h"
 #include "sandbox/sandbox.h"
 #include "supervise/approve.h"
 #include "supervise/run.h"
@@ -36,6 +37,9 @@ static const char run_usage[] =
 	"                             (default), analyze, scratch, review, full\n"
 	"  -l, --level N              start from a level: 0 analyze, 1 scratch,\n"
 	"                             2 review, 3 full\n"
+	"  -a, --agent NAME           add what an agent CLI needs to the policy:\n"
+	"                             claude, codex or generic (docs/agents/); with\n"
+	"                             no command, runs the agent itself\n"
 	"  -w, --allow-dir PATH       make PATH visible read-write\n"
 	"  -r, --allow-read PATH      make PATH visible read-only\n"
 	"      --read-only            make every granted path read-only\n"
@@ -68,6 +72,8 @@ static const char run_usage[] =
 	"      --review               the same, but the changes are kept as a staged\n"
 	"                             run, checked by the guard: harness runs, diff,\n"
 	"                             apply, discard\n"
+	"      --direct               write the project itself, whatever workspace\n"
+	"                             mode the policy or level sets\n"
 	"      --max-disk SIZE        what the command may write there (default 1G)\n"
 	"Audit (see harness audit --help):\n"
 	"      --audit jsonl:PATH|sqlite:PATH\n"
@@ -117,11 +123,13 @@ enum {
 	OPT_EPHEMERAL,
 	OPT_REVIEW,
 	OPT_MAX_DISK,
+	OPT_DIRECT,
 };
 
 static const struct option run_options[] = {
 	{"policy", required_argument, NULL, 'p'},
 	{"level", required_argument, NULL, 'l'},
+	{"agent", required_argument, NULL, 'a'},
 	{"allow-dir", required_argument, NULL, 'w'},
 	{"allow-read", required_argument, NULL, 'r'},
 	{"read-only", no_argument, NULL, OPT_READ_ONLY},
@@ -143,6 +151,7 @@ static const struct option run_options[] = {
 	{"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
 	{"review", no_argument, NULL, OPT_REVIEW},
 	{"max-disk", required_argument, NULL, OPT_MAX_DISK},
+	{"direct", no_argument, NULL, OPT_DIRECT},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"audit", required_argument, NULL, OPT_AUDIT},
@@ -156,7 +165,7 @@ static const struct option run_options[] = {
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
-static const char run_shortopts[] = "+:p:l:w:r:e:t:nvh";
+static const char run_shortopts[] = "+:p:l:a:w:r:e:t:nvh";
 
 /* Copies s for a message: control characters become '?', long input is cut. */
 static void printable(const char *s, char *out, size_t len)
@@ -203,7 +212,8 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 	switch (c) {
 	case 'p':
 	case 'l':
-		return 0; /* handled by load_base */
+	case 'a':
+		return 0; /* handled by load_base and add_agent */
 	case 'w':
 		hs_policy_add_grant(p, arg, HS_ACCESS_WRITE, false, "--allow-dir");
 		return 0;
@@ -230,6 +240,7 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 	}
 	case OPT_NO_NETWORK:
 		hs_strv_clear(&p->net_allow);
+		o->no_network_flag = true;
 		return 0;
 	case OPT_ALLOW_HOST:
 	case OPT_DENY_HOST: {
@@ -337,8 +348,12 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 		if (hs_parse_size(arg, &n) < 0 || n < 1024 * 1024)
 			return bad_value("--max-disk", arg, "a size of at least 1M, like 512M or 4G");
 		o->max_disk = n;
+		o->max_disk_flag = true;
 		return 0;
 	}
+	case OPT_DIRECT:
+		o->direct = true;
+		return 0;
 	case 'n':
 		o->dry_run = true;
 		return 0;
@@ -350,10 +365,59 @@ static int apply_flag(struct hs_policy *p, struct hs_cli_run *o, int c, const ch
 }
 
 
+/* --agent NAME: the profile is added on top of the starting policy, before
+ * the other flags, so that they can narrow or widen it. */
+static int add_agent(struct hs_policy *p, struct hs_cli_run *o, const char *name)
+{
+	struct hs_error err;
+	char cwd[PATH_MAX], real[PATH_MAX];
+	hs_error_clear(&err);
+	o->agent = hs_agent_find(name);
+	if (!o->agent) {
+		hs_agent_unknown(name, &err);
+		hs_cli_error("--agent: %s", err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	if (!getcwd(cwd, sizeof(cwd)) || !realpath(cwd, real)) {
+		hs_cli_error("cannot determine the current directory: %s", strerror(errno));
+		return HS_EXIT_HARNESS;
+	}
+	if (hs_agent_compose(p, o->agent, environ, hs_caller_home(), real, &o->agent_setup,
+			     &err) < 0) {
+		hs_cli_error("--agent %s: %s", o->agent->name, err.msg);
+		return HS_EXIT_HARNESS;
+	}
+	return 0;
+}
+
+/* Flags that would leave the agent unable to work are refused, with the
+ * way to get what was probably meant. */
+static int agent_conflicts(const struct hs_policy *p, const struct hs_cli_run *o)
+{
+	const char *n = o->agent->name;
+	if (p->read_only) {
+		hs_cli_error("--agent %s with --read-only (or \"read_only\": true in the policy): "
+			     "the agent must write its state directory (%s), which --read-only "
+			     "would make read-only too. For a read-only project, use --level 0 "
+			     "(analyze): the project is read-only and the agent's state stays "
+			     "writable; or add --ephemeral, which discards every change at exit",
+			     n, o->agent_setup.state_dir);
+		return HS_EXIT_HARNESS;
+	}
+	if (o->no_network_flag) {
+		hs_cli_error("--agent %s with --no-network: the agent could not reach its model "
+			     "API (%s). The profile allows only that; to refuse another host, "
+			     "use --deny-host HOST",
+			     n, o->agent_setup.hosts.n ? o->agent_setup.hosts.v[0] : "none");
+		return HS_EXIT_HARNESS;
+	}
+	return 0;
+}
+
 int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct hs_cli_run *o,
 			     bool inspect_only)
 {
-	const char *policy = NULL, *level = NULL;
+	const char *policy = NULL, *level = NULL, *agent = NULL;
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->approval_timeout_ms = 5 * 60 * 1000;
@@ -367,12 +431,20 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 			policy = optarg;
 		else if (c == 'l')
 			level = optarg;
+		else if (c == 'a' && agent && strcmp(agent, optarg) != 0) {
+			hs_cli_error("--agent %s and --agent %s: one agent profile per run", agent,
+				     optarg);
+			return HS_EXIT_HARNESS;
+		} else if (c == 'a')
+			agent = optarg;
 		else if (c == 'h') {
 			fputs(run_usage, stdout);
 			return -1;
 		}
 	}
 	int r = load_base(p, policy, level);
+	if (r == 0 && agent)
+		r = add_agent(p, o, agent);
 	if (r)
 		return r;
 	/* Pass 2: everything else, reporting unknown flags. */
@@ -392,11 +464,32 @@ int hs_cli_parse_run_options(int argc, char **argv, struct hs_policy *p, struct 
 			return r;
 	}
 	o->cmd_index = optind;
+	if (o->agent && (r = agent_conflicts(p, o)) != 0)
+		return r;
+	/* The workspace: a flag, else the policy's (levels 1 and 2: review). */
+	if (o->direct && o->workspace != HS_CLI_WS_NONE) {
+		hs_cli_error("--direct and --%s: choose one (--direct writes the project itself)",
+			     o->workspace == HS_CLI_WS_REVIEW ? "review" : "ephemeral");
+		return HS_EXIT_HARNESS;
+	}
+	if (!o->direct && o->workspace == HS_CLI_WS_NONE)
+		o->workspace = p->workspace == HS_WORKSPACE_REVIEW	? HS_CLI_WS_REVIEW
+			       : p->workspace == HS_WORKSPACE_EPHEMERAL ? HS_CLI_WS_EPHEMERAL
+									: HS_CLI_WS_NONE;
+	if (!o->max_disk_flag && p->workspace_max_disk)
+		o->max_disk = p->workspace_max_disk;
 
 	char cwd[PATH_MAX];
 	if (!getcwd(cwd, sizeof(cwd))) {
 		hs_cli_error("cannot determine the current directory: %s", strerror(errno));
 		return HS_EXIT_HARNESS;
+	}
+	if (o->agent && !o->dry_run && !inspect_only) {
+		struct hs_error aerr;
+		if (hs_agent_prepare_state(&o->agent_setup, &aerr) < 0) {
+			hs_cli_error("%s", aerr.msg);
+			return HS_EXIT_HARNESS;
+		}
 	}
 	/* A dry run or `policy show` makes nothing: directories a preset would
 	 * create (./scratch) are reported as missing-but-optional instead. */
@@ -814,17 +907,150 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 	return code;
 }
 
+/* The agent's own binary, when it is the command, must be installed. */
+static int agent_binary_check(const struct hs_cli_run *o, const char *cmd)
+{
+	const struct hs_agent_profile *a = o->agent;
+	if (!a->binary || strchr(cmd, '/') || strcmp(cmd, a->binary) != 0 ||
+	    o->agent_setup.binary_path)
+		return 0;
+	const char *path = getenv("PATH");
+	hs_cli_error("%s is not installed: no '%s' on PATH (%s); install it with: %s", a->title,
+		     a->binary, path ? path : "unset", a->install);
+	return HS_EXIT_HARNESS;
+}
+
+/* The credential variables of the profile: set here? passed? */
+static void credential_state(const struct hs_cli_run *o, const struct hs_policy *p,
+			     struct hs_strv *passed, struct hs_strv *held)
+{
+	for (const char *const *v = o->agent->credentials; *v; v++) {
+		if (hs_strv_contains(&p->env_pass, *v) && getenv(*v))
+			hs_strv_push(passed, *v);
+		else if (getenv(*v))
+			hs_strv_push(held, *v);
+	}
+}
+
+static void note_credentials(const struct hs_cli_run *o, const struct hs_policy *p)
+{
+	struct hs_strv passed = {0}, held = {0};
+	credential_state(o, p, &passed, &held);
+	if (!passed.n && held.n)
+		hs_cli_error("note: %s is set here but is not passed to the agent; give it with "
+			     "--env %s (see %s)",
+			     held.v[0], held.v[0], o->agent->doc);
+	hs_strv_clear(&passed);
+	hs_strv_clear(&held);
+}
+
+static void describe_hosts(const struct hs_policy *p, const struct hs_cli_run *o)
+{
+	const struct hs_agent_setup *s = o->agent ? &o->agent_setup : NULL;
+	if (p->net_allow.n)
+		printf("allowed hosts:\n");
+	for (size_t i = 0; i < p->net_allow.n; i++) {
+		const char *why = NULL;
+		for (size_t j = 0; s && j < s->hosts.n && !why; j++)
+			if (!strcmp(s->hosts.v[j], p->net_allow.v[i]))
+				why = s->host_why.v[j];
+		printf("  %s%s%s%s\n", p->net_allow.v[i], why ? " (agent: " : "", why ? why : "",
+		       why ? ")" : "");
+	}
+	for (size_t i = 0; i < p->net_deny.n; i++)
+		printf("%s  %s\n", i ? "" : "denied hosts (win over allowed ones):\n",
+		       p->net_deny.v[i]);
+}
+
+/* What this system offers of each layer, as the run would find it. */
+static void describe_layers(const struct hs_plan *plan, const struct hs_policy *p)
+{
+	struct hs_probe pr;
+	hs_probe_run(&pr);
+	bool ns = pr.userns && pr.mountns && pr.pidns && pr.netns && pr.ipcns && pr.utsns;
+	printf("layers: namespaces (user, mount, pid, net, ipc, uts%s): %s; Landlock: %s%d; "
+	       "seccomp: %s; capabilities dropped, no_new_privs, new session, fds above 2 "
+	       "closed; exec interception: %s\n",
+	       pr.cgroupns ? ", cgroup" : "", ns ? "available" : "MISSING", pr.landlock_abi ? "ABI " : "none, ABI ",
+	       pr.landlock_abi, pr.seccomp ? "available" : "MISSING",
+	       pr.seccomp_notify ? "available" : "MISSING");
+	if (!ns || !pr.landlock_abi || !pr.seccomp)
+		printf("  this run would %s\n",
+		       p->best_effort || plan->best_effort
+			   ? "go on without the missing layers (best effort)"
+			   : "stop: a layer is missing (--best-effort runs without it; harness "
+			     "check says why)");
+}
+
+static void describe_agent(const struct hs_cli_run *o, const struct hs_policy *p)
+{
+	const struct hs_agent_profile *a = o->agent;
+	const struct hs_agent_setup *s = &o->agent_setup;
+	printf("agent: %s (%s), see %s\n", a->name, a->title, a->doc);
+	if (a->binary)
+		printf("  binary: %s%s\n", s->binary_path ? s->binary_path : "NOT FOUND on PATH; "
+				  "install it with: ", s->binary_path ? "" : a->install);
+	for (size_t i = 0; i < s->ro_dirs.n; i++)
+		printf("  read-only: %s (where it is installed)\n", s->ro_dirs.v[i]);
+	printf("  state: %s (per project; reset: harness agent reset %s)\n", s->state_dir,
+	       a->name);
+	for (const char *const *v = a->state_vars; *v; v++) {
+		const char *eq = strchr(*v, '=');
+		printf("    %.*s=%s%s%s\n", eq ? (int)(eq - *v) : (int)strlen(*v), *v,
+		       s->state_dir, eq ? "/" : "", eq ? eq + 1 : "");
+	}
+	for (const struct hs_agent_seed *seed = a->seeds; seed->name; seed++) {
+		char *src = s->user_dir ? hs_xasprintf("%s/%s", s->user_dir, seed->name) : NULL;
+		bool have = src && access(src, F_OK) == 0;
+		printf("    %s%s: read-only inside, %s\n", seed->name, seed->dir ? "/" : "",
+		       !seed->copy ? "kept empty"
+		       : have	   ? "copied from your config before each run"
+				   : "empty (you have none)");
+		free(src);
+	}
+	if (s->user_dir)
+		printf("  your own config dir %s is not visible inside\n", s->user_dir);
+	struct hs_strv passed = {0}, held = {0};
+	credential_state(o, p, &passed, &held);
+	for (size_t i = 0; i < passed.n; i++)
+		printf("  credentials: %s IS passed (--env): the agent and every command it runs "
+		       "can read it\n",
+		       passed.v[i]);
+	for (size_t i = 0; i < held.n; i++)
+		printf("  credentials: %s is set here but NOT passed; give it with --env %s\n",
+		       held.v[i], held.v[i]);
+	if (!passed.n && !held.n)
+		printf("  credentials: none passed (%s%s not set here)\n", a->credentials[0],
+		       a->credentials[1] ? " and the others" : "");
+	for (size_t i = 0; i < s->notes.n; i++)
+		printf("  note: %s\n", s->notes.v[i]);
+	hs_strv_clear(&passed);
+	hs_strv_clear(&held);
+}
+
 int hs_cmd_run(int argc, char **argv)
 {
 	struct hs_policy p;
 	struct hs_cli_run o;
 	hs_policy_init(&p);
 	int r = hs_cli_parse_run_options(argc, argv, &p, &o, false);
-	if (r == 0 && o.cmd_index >= argc) {
-		hs_cli_error("no command given: harness run [OPTIONS] -- CMD [ARGS] (see 'harness "
-			     "run --help')");
+	char *agent_argv[2] = {NULL, NULL};
+	char **cmd = argv + o.cmd_index;
+	if (r == 0 && o.cmd_index >= argc && o.agent && o.agent->binary) {
+		agent_argv[0] = (char *)o.agent->binary; /* harness run --agent claude */
+		cmd = agent_argv;
+	} else if (r == 0 && o.cmd_index >= argc) {
+		if (o.agent)
+			hs_cli_error("the %s profile has no command of its own: give the agent's, "
+				     "as in harness run --agent %s -- aider",
+				     o.agent->name, o.agent->name);
+		else
+			hs_cli_error("no command given: harness run [OPTIONS] -- CMD [ARGS] (see "
+				     "'harness run --help')");
 		r = HS_EXIT_HARNESS;
 	}
+	if (r == 0 && o.agent && !o.dry_run) /* a dry run shows it */
+		r = agent_binary_check(&o, cmd[0]);
 	char cwd[PATH_MAX];
 	if (r == 0 && !getcwd(cwd, sizeof(cwd))) {
 		hs_cli_error("cannot determine the current directory: %s", strerror(errno));
@@ -838,8 +1064,7 @@ int hs_cmd_run(int argc, char **argv)
 	struct hs_plan plan;
 	struct hs_error err;
 	hs_error_clear(&err);
-	if (hs_plan_build(&p, argv + o.cmd_index, environ, cwd, hs_caller_home(), o.dry_run, &plan,
-			  &err) < 0) {
+	if (hs_plan_build(&p, cmd, environ, cwd, hs_caller_home(), o.dry_run, &plan, &err) < 0) {
 		hs_cli_error("%s", err.msg);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
@@ -859,8 +1084,18 @@ int hs_cmd_run(int argc, char **argv)
 		hs_cli_run_free(&o);
 		return HS_EXIT_HARNESS;
 	}
-	if (o.workspace != HS_CLI_WS_NONE && hs_plan_workspace(&plan, o.max_disk, &err) < 0) {
-		hs_cli_error("%s %s", o.workspace == HS_CLI_WS_REVIEW ? "--review:" : "--ephemeral:",
+	/* The agent's state dir is its own, not the project: it stays writable
+	 * beside a workspace (nothing in it ever lands anywhere). */
+	struct hs_strv keep_rw = {0};
+	for (size_t i = 0; o.agent && i < p.ngrants; i++)
+		if (!strcmp(p.grants[i].path, o.agent_setup.state_dir) && p.grants[i].resolved)
+			hs_strv_push(&keep_rw, p.grants[i].resolved);
+	int ws_r = o.workspace != HS_CLI_WS_NONE
+		       ? hs_plan_workspace(&plan, o.max_disk, &keep_rw, &err)
+		       : 0;
+	hs_strv_clear(&keep_rw);
+	if (ws_r < 0) {
+		hs_cli_error("%s %s", o.workspace == HS_CLI_WS_REVIEW ? "review mode:" : "ephemeral mode:",
 			     err.msg);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
@@ -873,12 +1108,18 @@ int hs_cmd_run(int argc, char **argv)
 	int code;
 	if (o.dry_run) {
 		printf("policy: %s\ncommand:", p.name ? p.name : "(custom)");
-		for (int i = o.cmd_index; i < argc; i++)
-			printf(" %s", argv[i]);
+		for (char **a = cmd; *a; a++)
+			printf(" %s", *a);
 		putchar('\n');
 		hs_plan_describe(&plan, stdout);
+		describe_hosts(&p, &o);
+		describe_layers(&plan, &p);
+		if (o.agent)
+			describe_agent(&o, &p);
 		code = 0;
 	} else {
+		if (o.agent)
+			note_credentials(&o, &p);
 		code = run_audited(&plan, &p, &o);
 	}
 	hs_plan_cleanup_placeholders(&plan);

@@ -39,6 +39,7 @@ static const char usage_text[] =
 	"  diff RUN [--stat] [PATH...]     show what a staged run changed\n"
 	"  apply RUN [--force] [PATH...]   land a staged run's changes (after the guard)\n"
 	"  discard RUN                     drop a staged run's changes\n"
+	"  agent list|reset NAME           the agent profiles of run --agent, their state\n"
 	"  help                            show this help\n"
 	"\n"
 	"Run 'harness run --help' for the run options. Exit codes: the command's own\n"
@@ -92,7 +93,9 @@ int main(int argc, char **argv)
 		return hs_cmd_apply(argc - 1, argv + 1);
 	if (!strcmp(cmd, "discard"))
 		return hs_cmd_discard(argc - 1, argv + 1);
-	hs_cli_error("unknown command '%s'; commands are run, check, policy, audit, help "
+	if (!strcmp(cmd, "agent"))
+		return hs_cmd_agent(argc - 1, argv + 1);
+	hs_cli_error("unknown command '%s'; commands are run, check, policy, audit, runs, diff, apply, discard, agent, help "
 		     "(see 'harness --help')",
 		     cmd);
 	return HS_EXIT_HARNESS;

@@ -31,6 +31,7 @@
 void hs_cli_run_free(struct hs_cli_run *o)
 {
 	hs_strv_clear(&o->audit_specs);
+	hs_agent_setup_free(&o->agent_setup);
 }
 
 static char *sha256_hex(const char *s)

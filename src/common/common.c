@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void hs_error_clear(struct hs_error *err)
@@ -280,6 +281,36 @@ void hs_close(int *fd)
 		close(*fd);
 		*fd = -1;
 	}
+}
+
+char *hs_state_path(const char *sub)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	if (xdg && xdg[0] == '/')
+		return hs_xasprintf("%s/harness/%s", xdg, sub);
+	const char *home = hs_caller_home();
+	return hs_xasprintf("%s/.local/state/harness/%s", strcmp(home, "/") ? home : "", sub);
+}
+
+int hs_mkdir_p(const char *path, mode_t mode, bool parent_only)
+{
+	char *p = hs_xstrdup(path);
+	int r = 0;
+	for (char *s = strchr(p + 1, '/'); r == 0; s = strchr(s + 1, '/')) {
+		if (!s && parent_only)
+			break;
+		if (s)
+			*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			r = -1;
+		if (!s)
+			break;
+		*s = '/';
+	}
+	int saved = errno;
+	free(p);
+	errno = saved;
+	return r;
 }
 
 const char *hs_caller_home(void)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HS_ERR_MSG_MAX 1024
 
@@ -73,6 +74,12 @@ int hs_parse_u64(const char *s, uint64_t *out);
 
 /* The caller's home: $HOME when absolute, else the passwd entry, else "/". */
 const char *hs_caller_home(void);
+
+/* $XDG_STATE_HOME/harness/SUB, else ~/.local/state/harness/SUB (owned). */
+char *hs_state_path(const char *sub);
+/* mkdir -p: every missing directory of `path` (itself too unless
+ * parent_only) is created with `mode`. -1 with errno on the first failure. */
+int hs_mkdir_p(const char *path, mode_t mode, bool parent_only);
 
 /* fd helpers */
 int hs_write_all(int fd, const void *buf, size_t len);

@@ -1718,6 +1718,46 @@ static int ld_limits(struct ld *l, json_t *v)
 	return ld_object(l, v, limits_members, HS_ARRAY_LEN(limits_members));
 }
 
+static int ld_ws_mode(struct ld *l, json_t *v)
+{
+	static const char *const modes[] = {"direct", "ephemeral", "review"};
+	char q[96];
+	if (!json_is_string(v))
+		return fail_type(l, v, "\"direct\", \"ephemeral\" or \"review\"");
+	for (size_t i = 0; i < HS_ARRAY_LEN(modes); i++)
+		if (strcmp(json_string_value(v), modes[i]) == 0) {
+			l->p->workspace = (enum hs_workspace_mode)i;
+			return 0;
+		}
+	return fail(l, AT_VALUE,
+		    "%s is not a workspace mode; use \"direct\" (write the project), "
+		    "\"ephemeral\" (discard every change) or \"review\" (stage the changes "
+		    "for harness diff and apply)",
+		    hs__quote(json_string_value(v), q, sizeof(q)));
+}
+
+static int ld_ws_max_disk(struct ld *l, json_t *v)
+{
+	uint64_t n;
+	if (get_size(l, v, &n) < 0)
+		return -1;
+	if (n && n < (1u << 20))
+		return fail(l, AT_VALUE, "is under 1M; use a size like \"512M\" or \"4G\", or 0 "
+					 "for the default (1G)");
+	l->p->workspace_max_disk = n;
+	return 0;
+}
+
+static const struct member workspace_members[] = {
+    {"mode", ld_ws_mode},
+    {"max_disk", ld_ws_max_disk},
+};
+
+static int ld_workspace(struct ld *l, json_t *v)
+{
+	return ld_object(l, v, workspace_members, HS_ARRAY_LEN(workspace_members));
+}
+
 static int ld_best_effort(struct ld *l, json_t *v)
 {
 	return get_bool(l, v, &l->p->best_effort);
@@ -1732,7 +1772,7 @@ static const struct member top_members[] = {
     {"$schema", ld_comment},   {"description", ld_comment},   {"extends", NULL},
     {"level", NULL},	       {"filesystem", ld_filesystem}, {"network", ld_network},
     {"env", ld_env},	       {"limits", ld_limits},	      {"best_effort", ld_best_effort},
-    {"commands", ld_commands}, {"guard", ld_guard},
+    {"commands", ld_commands}, {"guard", ld_guard},	      {"workspace", ld_workspace},
 };
 
 /* For a key in the wrong place: which section it belongs in. */
@@ -1752,6 +1792,7 @@ static const char *section_of(const char *key)
 	    {"commands", commands_members, HS_ARRAY_LEN(commands_members)},
 	    {"a command rule (commands.deny[i], ...)", rule_members, HS_ARRAY_LEN(rule_members)},
 	    {"guard", guard_members, HS_ARRAY_LEN(guard_members)},
+	    {"workspace", workspace_members, HS_ARRAY_LEN(workspace_members)},
 	    {"the top level", top_members, HS_ARRAY_LEN(top_members)},
 	};
 	for (size_t i = 0; i < HS_ARRAY_LEN(sections); i++)

@@ -141,6 +141,8 @@ void hs_policy_copy(struct hs_policy *dst, const struct hs_policy *src)
 	dst->n_net_rates = src->n_net_rates;
 	dst->limits = src->limits;
 	dst->best_effort = src->best_effort;
+	dst->workspace = src->workspace;
+	dst->workspace_max_disk = src->workspace_max_disk;
 	hs_cmd_rules_copy(&dst->commands, &src->commands);
 	dst->commands_defaults = src->commands_defaults;
 	guard_config_copy(&dst->guard, &src->guard);
@@ -641,6 +643,11 @@ char *hs_policy_to_json(const struct hs_policy *p)
 	json_object_set_new(root, "env", env_json(p));
 	json_object_set_new(root, "limits", limits_json(&p->limits));
 	json_object_set_new(root, "best_effort", json_boolean(p->best_effort));
+	static const char *const modes[] = {"direct", "ephemeral", "review"};
+	json_t *ws = json_object();
+	json_object_set_new(ws, "mode", json_string(modes[p->workspace]));
+	json_object_set_new(ws, "max_disk", json_integer((json_int_t)p->workspace_max_disk));
+	json_object_set_new(root, "workspace", ws);
 	char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	return out;

@@ -123,6 +123,16 @@ struct hs_policy {
 	struct hs_limits limits;
 	bool best_effort; /* run with the layers available, say which are missing */
 
+	/* Policy key "workspace" (docs/review.md): whether the project is
+	 * written directly, on a layer discarded at exit, or on a layer kept
+	 * for review; the flags --direct, --ephemeral, --review override it. */
+	enum hs_workspace_mode {
+		HS_WORKSPACE_DIRECT = 0,
+		HS_WORKSPACE_EPHEMERAL,
+		HS_WORKSPACE_REVIEW,
+	} workspace;
+	uint64_t workspace_max_disk; /* what the command may write there; 0: the default */
+
 	/* Command rules (policy key "commands", see commands.h and
 	 * docs/commands.md): the policy's own rules, in the order loaded
 	 * (layers append), and whether the built-in rules apply too

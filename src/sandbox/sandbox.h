@@ -108,9 +108,11 @@ int hs_plan_hide_host_path(struct hs_plan *plan, const char *path, struct hs_err
  * bytes): the command's writes there land in a layer harness reads after
  * the run, never in the host dir. Every other read-write grant becomes
  * read-only (a warning says so), so nothing the command writes escapes the
- * workspace. Fails when the working directory is not in a read-write
+ * workspace, except the host paths in keep_rw (an agent's own state dir:
+ * nothing written there ever lands in the project). Fails when the working directory is not in a read-write
  * grant. Call after hs_plan_build, before the run. */
-int hs_plan_workspace(struct hs_plan *plan, uint64_t max_disk, struct hs_error *err);
+int hs_plan_workspace(struct hs_plan *plan, uint64_t max_disk, const struct hs_strv *keep_rw,
+		      struct hs_error *err);
 /* Best effort without user namespaces: recomputes the Landlock rules for a
  * sandbox that shares the host's mounts (no private /tmp, HOME or /proc). */
 void hs_plan_without_namespaces(struct hs_plan *plan);

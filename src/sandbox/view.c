@@ -1168,7 +1168,8 @@ int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error
 	return 0;
 }
 
-int hs_plan_workspace(struct hs_plan *pl, uint64_t max_disk, struct hs_error *err)
+int hs_plan_workspace(struct hs_plan *pl, uint64_t max_disk, const struct hs_strv *keep_rw,
+		      struct hs_error *err)
 {
 	struct hs_mount *ws = NULL;
 	for (size_t i = 0; i < pl->nmounts; i++) {
@@ -1190,7 +1191,7 @@ int hs_plan_workspace(struct hs_plan *pl, uint64_t max_disk, struct hs_error *er
 	 * become read-only for this run. */
 	for (size_t i = 0; i < pl->nmounts; i++) {
 		struct hs_mount *m = &pl->mounts[i];
-		if (m->kind != HS_MNT_BIND_RW)
+		if (m->kind != HS_MNT_BIND_RW || (keep_rw && hs_strv_contains(keep_rw, m->src)))
 			continue;
 		m->kind = HS_MNT_BIND_RO;
 		char *w = hs_xasprintf("%s is read-only in this run: only the workspace %s is "

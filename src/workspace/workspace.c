@@ -584,11 +584,7 @@ int hs_ws_collect(int upper_fd, const char *lower_dir, const struct hs_ws_baseli
 
 char *hs_ws_runs_dir(void)
 {
-	const char *xdg = getenv("XDG_STATE_HOME");
-	if (xdg && xdg[0] == '/')
-		return hs_xasprintf("%s/harness/runs", xdg);
-	const char *home = hs_caller_home();
-	return hs_xasprintf("%s/.local/state/harness/runs", strcmp(home, "/") ? home : "");
+	return hs_state_path("runs");
 }
 
 void hs_ws_meta_free(struct hs_ws_meta *m)

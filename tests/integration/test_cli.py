@@ -244,16 +244,22 @@ def test_dry_run_starts_nothing(harness, project):
     assert not (project / "created-by-n").exists()
 
 
-@pytest.mark.parametrize("args", [["run", "--dry-run", "--level", "1", "--", "true"],
-                                  ["policy", "show", "--level", "2"]])
-def test_inspecting_creates_nothing_on_the_host(harness, project, args):
-    """A dry run and `policy show` leave the project as it was: no
-    placeholders, not even the ./scratch a level would create."""
+@pytest.mark.parametrize("args,says", [
+    (["run", "--dry-run", "--level", "1", "--", "true"], "workspace (overlay)"),
+    (["policy", "show", "--level", "2"], '"mode": "review"'),
+    (["run", "--dry-run", "--level", "2", "--direct", "--", "true"], "read-write"),
+])
+def test_inspecting_creates_nothing_on_the_host(harness, project, args, says):
+    """A dry run and `policy show` leave the project as it was (no
+    placeholders, no staged run), and say the level's workspace mode:
+    levels 1 and 2 are in review mode unless --direct says otherwise."""
     before = sorted(p.name for p in project.iterdir())
     r = harness.call(args)
     assert r.rc == 0, r
     assert sorted(p.name for p in project.iterdir()) == before
-    assert "scratch" in r.out
+    assert says in r.out
+    if "--direct" in args:
+        assert "overlay" not in r.out
 
 
 def test_help_and_version(harness):

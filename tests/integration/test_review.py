@@ -360,3 +360,47 @@ def test_guard_configured_by_the_policy(harness, project, tmp_path):
     run = last_run(harness)
     r = harness.call(["apply", run["id"], "--approver", "echo deny"])
     assert r.rc == 2 and "local.todo" in r.err, r
+
+
+# ---------------------------------------------------------------- modes ---
+
+@pytest.mark.parametrize("level", ["1", "2"])
+def test_levels_1_and_2_are_in_review_mode(harness, project, level):
+    """Levels 1 and 2 write the project on a layer and stage it: the real
+    tree is untouched and a staged run holds the change."""
+    populate(project)
+    before = tree_digest(project)
+    r = harness.call(["run", "--level", level, "--", "sh", "-c", "echo new > made.txt"])
+    assert r.rc == 0, r
+    assert tree_digest(project) == before
+    run = last_run(harness)
+    assert run and run["files"] == 1, run
+    r = harness.call(["apply", run["id"]])
+    assert r.rc == 0, r
+    assert (project / "made.txt").read_text() == "new\n"
+
+
+def test_direct_writes_the_project_at_level_1(harness, project):
+    r = harness.call(["run", "--level", "1", "--direct", "--", "sh", "-c", "echo d > direct.txt"])
+    assert r.rc == 0, r
+    assert (project / "direct.txt").read_text() == "d\n"
+    assert last_run(harness) is None
+    r = harness.call(["run", "--level", "1", "--direct", "--review", "--", "true"])
+    assert r.rc == 125 and "choose one" in r.err, r
+
+
+def test_the_policy_chooses_the_mode(harness, project, tmp_path):
+    populate(project)
+    before = tree_digest(project)
+    pol = tmp_path / "eph.json"
+    pol.write_text(json.dumps({"workspace": {"mode": "ephemeral", "max_disk": "2M"}}))
+    r = harness.call(["run", "--policy", str(pol), "--", "sh", "-c",
+                      "rm deleted.txt; echo x > new.txt; head -c 3000000 /dev/zero > big"])
+    assert r.rc != 0 and "No space left" in r.err, r  # the policy's cap
+    assert tree_digest(project) == before
+    assert last_run(harness) is None
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "workspace": {"mode": "staged"}\n}\n')
+    r = harness.call(["run", "--policy", str(bad), "--", "true"])
+    assert r.rc == 125, r
+    assert "bad.json:2:" in r.err and "not a workspace mode" in r.err, r

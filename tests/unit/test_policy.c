@@ -355,7 +355,7 @@ static void test_every_preset_loads(void **state)
 		bool create;
 	} want[] = {
 	    {"restrict", -1, NULL, ".", false},	    {"analyze", 0, ".", NULL, false},
-	    {"scratch", 1, ".", "./scratch", true}, {"review", 2, ".", "./scratch", true},
+	    {"scratch", 1, NULL, ".", false},	    {"review", 2, NULL, ".", false},
 	    {"full", 3, NULL, ".", false},
 	};
 	size_t n = 0;
@@ -417,7 +417,10 @@ static void test_level_and_extends_in_files(void **state)
 	hs_policy_init(&p);
 	load_ok(&p, "{\"level\": 1}");
 	assert_int_equal(p.level, 1);
-	assert_true(grant(&p, "./scratch")->create);
+	assert_int_equal(p.workspace, HS_WORKSPACE_REVIEW); /* levels 1 and 2: review mode */
+	load_ok(&p, "{\"workspace\": {\"mode\": \"direct\", \"max_disk\": \"2G\"}}");
+	assert_int_equal(p.workspace, HS_WORKSPACE_DIRECT);
+	assert_int_equal(p.workspace_max_disk, 2ULL << 30);
 	load_ok(&p, "{\"extends\": \"2\"}");
 	assert_int_equal(p.level, 2);
 	load_ok(&p, "{\"extends\": \"restrict\"}");
@@ -427,6 +430,12 @@ static void test_level_and_extends_in_files(void **state)
 	assert_load_error("{\"extends\": \"review\",\n \"level\": 2}", "\"level\"",
 			  "level: \"level\" and \"extends\" both name the base; keep one of them");
 	assert_load_error("{\"level\": 4}", "4", "level: expected a level 0, 1, 2 or 3");
+	assert_load_error("{\"workspace\": {\"mode\": \"staged\"}}", "\"staged\"",
+			  "workspace.mode: \"staged\" is not a workspace mode");
+	assert_load_error("{\"workspace\": {\"max_disk\": \"10K\"}}", "\"10K\"",
+			  "workspace.max_disk: is under 1M");
+	assert_load_error("{\"workspace\": {\"modes\": \"review\"}}", "\"modes\"",
+			  "did you mean \"mode\"");
 	assert_load_error("{\"level\": \"1\"}", "\"1\"",
 			  "expected a level 0, 1, 2 or 3, got a string");
 	assert_load_error("{\"extends\": \"nope\"}", "\"nope\"",
@@ -1080,7 +1089,7 @@ static void test_resolve_create(void **state)
 	struct stat st;
 	char *scratch = under(t, "proj/scratch");
 	hs_policy_init(&p);
-	preset_ok(&p, "scratch");
+	load_ok(&p, "{\"filesystem\": {\"write\": [{\"path\": \"./scratch\", \"create\": true}]}}");
 	assert_int_equal(stat(scratch, &st), -1);
 	assert_int_equal(resolve(&p, t, &e), 0);
 	assert_int_equal(stat(scratch, &st), 0);
