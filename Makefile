@@ -4,7 +4,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-san
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check unit integration sanitize fuzz bench bench-exec bench-net clean
+.PHONY: all deps build demo check unit integration sanitize fuzz bench bench-exec bench-net bench-review clean
 
 all: build
 
@@ -19,9 +19,12 @@ demo: build
 	bash demo/run-demo.sh $(BUILD)/harness
 
 # Every test: unit (cmocka) + fuzz corpus replay, integration (pytest, as root
-# and as an unprivileged user), and the unit tests again under ASan+UBSan.
+# and as an unprivileged user; the real Claude Code and Codex CLIs, pinned by
+# scripts/install-agents.sh, drive tests/integration/test_agents.py), and the
+# unit tests again under ASan+UBSan.
 check:
 	bash scripts/install-deps.sh test
+	bash scripts/install-agents.sh
 	$(MAKE) build
 	meson test -C $(BUILD) --print-errorlogs
 	bash tests/run-integration.sh $(BUILD)/harness
@@ -55,6 +58,14 @@ bench-net:
 	bash scripts/install-deps.sh bench
 	$(MAKE) build
 	bash bench/run-net.sh $(BUILD)/harness
+
+# The workspace overlay and the review gate: a build on the overlay against
+# bare and --direct, staging + guard + diff of 10,000 changed files; writes
+# bench/RESULTS-review.md.
+bench-review:
+	bash scripts/install-deps.sh bench
+	$(MAKE) build
+	bash bench/run-review.sh $(BUILD)/harness
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz

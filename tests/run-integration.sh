@@ -37,6 +37,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	echo "== integration tests as $user (uid $(id -u "$user"))"
 	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$user" | cut -d: -f6)" \
 		LANG=C.UTF-8 HARNESS_BIN="$stage/harness" HARNESS_REPO="$HARNESS_REPO" HARNESS_SANITIZED="${HARNESS_SANITIZED:-}" \
+		CI="${CI:-}" HARNESS_REQUIRE_AGENTS="${HARNESS_REQUIRE_AGENTS:-}" \
+		HARNESS_AGENTS_PREFIX="${HARNESS_AGENTS_PREFIX:-}" \
 		"$py" -m pytest "${args[@]}" "$stage/integration" || status=$?
 fi
 exit "$status"

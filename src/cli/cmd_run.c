@@ -982,6 +982,34 @@ static void describe_layers(const struct hs_plan *plan, const struct hs_policy *
 			     "check says why)");
 }
 
+/* Command rules, workspace mode and audit store of the run. */
+static void describe_run(const struct hs_policy *p, const struct hs_cli_run *o)
+{
+	struct hs_cmd_rules eff;
+	hs_cmd_rules_effective(&eff, &p->commands, p->commands_defaults, p->level);
+	printf("commands: %zu rule%s (%zu of the policy, built-in rules %s)\n",
+	       eff.n, eff.n == 1 ? "" : "s", p->commands.n, p->commands_defaults ? "on" : "off");
+	hs_cmd_rules_free(&eff);
+	printf("workspace: %s\n",
+	       o->workspace == HS_CLI_WS_REVIEW ? "review (the project on a layer, staged at exit "
+					       "for harness diff / apply)"
+	       : o->workspace == HS_CLI_WS_EPHEMERAL ? "ephemeral (the project on a layer, "
+						     "discarded at exit)"
+						   : "direct (the command writes the project)");
+	if (o->no_audit) {
+		printf("audit: none (--no-audit)\n");
+	} else if (o->audit_specs.n) {
+		printf("audit:");
+		for (size_t i = 0; i < o->audit_specs.n; i++)
+			printf(" %s", o->audit_specs.v[i]);
+		putchar('\n');
+	} else {
+		char *path = hs_audit_default_path();
+		printf("audit: sqlite:%s\n", path);
+		free(path);
+	}
+}
+
 static void describe_agent(const struct hs_cli_run *o, const struct hs_policy *p)
 {
 	const struct hs_agent_profile *a = o->agent;
@@ -1114,6 +1142,7 @@ int hs_cmd_run(int argc, char **argv)
 		hs_plan_describe(&plan, stdout);
 		describe_hosts(&p, &o);
 		describe_layers(&plan, &p);
+		describe_run(&p, &o);
 		if (o.agent)
 			describe_agent(&o, &p);
 		code = 0;

@@ -17,6 +17,7 @@
 #include "policy-int.h"
 #include "net/rules.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include <ctype.h>
@@ -37,6 +38,7 @@
 static const struct hs_agent_seed claude_seeds[] = {
     /* settings.json holds hooks and permissions: the CVE-2026-25725 path. */
     {"settings.json", false, "{}\n", true},
+    {"settings.local.json", false, "{}\n", true},
     {"CLAUDE.md", false, "", true},
     {"commands", true, NULL, true},
     {"agents", true, NULL, true},
@@ -51,17 +53,21 @@ static const struct hs_agent_seed claude_seeds[] = {
 static const struct hs_agent_seed codex_seeds[] = {
     /* config.toml: providers, MCP servers, notify commands, sandbox mode. */
     {"config.toml", false, "", true},
+    /* lifecycle hooks: commands Codex runs on its own */
+    {"hooks.json", false, "{}\n", true},
     {"AGENTS.md", false, "", true},
     {"AGENTS.override.md", false, "", true},
     {"prompts", true, NULL, true},
     {"rules", true, NULL, true},
-    {"skills", true, NULL, true},
+    /* skills/ stays writable: Codex installs its system skills there at
+     * every start (instructions, run inside the sandbox if at all). */
     {NULL, false, NULL, false},
 };
 
 static const struct hs_agent_seed no_seeds[] = {{NULL, false, NULL, false}};
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NONE ((const char *const[]){NULL})
 
 const struct hs_agent_profile hs_agent_profiles[] = {
     {
@@ -86,6 +92,7 @@ const struct hs_agent_profile hs_agent_profiles[] = {
 	.set = L("IS_SANDBOX=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
 		 "DISABLE_AUTOUPDATER=1", "DISABLE_TELEMETRY=1", "DISABLE_ERROR_REPORTING=1"),
 	.credentials = L("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"),
+	.state_json = ".claude.json",
     },
     {
 	.name = "codex",
@@ -100,7 +107,7 @@ const struct hs_agent_profile hs_agent_profiles[] = {
 	.hosts = L("api.openai.com:443"),
 	.base_url_vars = L("OPENAI_BASE_URL"),
 	.pass = L("OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "OPENAI_PROJECT"),
-	.set = L("CODEX_DISABLE_UPDATE_CHECK=1"),
+	.set = NONE, /* updates: check_for_update_on_startup in config.toml */
 	.credentials = L("OPENAI_API_KEY", "CODEX_API_KEY"),
 	.toml_base_urls = true,
     },
@@ -289,7 +296,8 @@ int hs_agent_toml_base_urls(const char *buf, size_t len, hs_agent_toml_cb cb, vo
 			kend++;
 		size_t klen = (size_t)(kend - k);
 		bool is_key = (klen == 8 && memcmp(k, "base_url", 8) == 0) ||
-			      (klen > 9 && memcmp(kend - 9, ".base_url", 9) == 0);
+			      (klen > 9 && memcmp(kend - 9, ".base_url", 9) == 0) ||
+			      (klen == 15 && memcmp(k, "openai_base_url", 15) == 0);
 		const char *v = kend;
 		while (v < e && (*v == ' ' || *v == '\t'))
 			v++;
@@ -547,6 +555,13 @@ int hs_agent_compose(struct hs_policy *p, const struct hs_agent_profile *a, char
 		out->user_dir = hs_xstrdup(ud);
 	else if (a->user_dir)
 		out->user_dir = hs_xasprintf("%s/%s", strcmp(home, "/") ? home : "", a->user_dir);
+	/* Claude Code keeps .claude.json beside its config dir (in HOME) unless
+	 * CLAUDE_CONFIG_DIR names one, then inside it. */
+	if (a->state_json && ud && ud[0] == '/')
+		out->user_state_json = hs_xasprintf("%s/%s", ud, a->state_json);
+	else if (a->state_json)
+		out->user_state_json =
+		    hs_xasprintf("%s/%s", strcmp(home, "/") ? home : "", a->state_json);
 
 	out->state_dir = hs_agent_state_dir(a, cwd);
 
@@ -640,6 +655,7 @@ void hs_agent_setup_free(struct hs_agent_setup *s)
 {
 	free(s->state_dir);
 	free(s->user_dir);
+	free(s->user_state_json);
 	free(s->binary_path);
 	hs_strv_clear(&s->hosts);
 	hs_strv_clear(&s->host_why);
@@ -798,6 +814,82 @@ static int copy_in(int srcfd, int parent, const char *name, int depth, struct bu
 	return r;
 }
 
+/* The largest agent state file read back (Claude Code's grows with its
+ * project history; it is rewritten, never trusted). */
+#define STATE_JSON_MAX (32 << 20)
+
+/* Parses a JSON object from fd (at most STATE_JSON_MAX bytes), or NULL. */
+static json_t *load_json_fd(int fd)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_JSON_MAX)
+		return NULL;
+	json_t *j = json_loadfd(fd, JSON_REJECT_DUPLICATES, NULL);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* obj.mcpServers := from.mcpServers (a copy), or removed when from has none. */
+static void reseed_servers(json_t *obj, json_t *from)
+{
+	json_t *v = from ? json_object_get(from, "mcpServers") : NULL;
+	if (v && json_is_object(v))
+		json_object_set_new(obj, "mcpServers", json_deep_copy(v));
+	else
+		json_object_del(obj, "mcpServers");
+}
+
+/* The agent's JSON state keeps what the agent wrote, except the MCP servers
+ * (top level and per project), which become the caller's own. A file that
+ * is not a JSON object is removed: the agent starts a fresh one. */
+static int reseed_state_json(int dfd, const struct hs_agent_setup *s, struct hs_error *err)
+{
+	const char *name = s->profile->state_json;
+	int ufd = s->user_state_json
+		      ? open(s->user_state_json, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+		      : -1;
+	json_t *user = load_json_fd(ufd);
+	if (ufd >= 0)
+		close(ufd);
+	int sfd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	json_t *st = load_json_fd(sfd);
+	if (sfd >= 0)
+		close(sfd);
+	int r = 0;
+	if (remove_at(dfd, name, 0) < 0 || remove_at(dfd, "backups", 0) < 0) {
+		r = hs_err_sys(err, "agent %s: cannot replace %s/%s", s->profile->name,
+			       s->state_dir, name);
+		goto out;
+	}
+	json_t *servers = user ? json_object_get(user, "mcpServers") : NULL;
+	if (!st && !(servers && json_is_object(servers)))
+		goto out; /* nothing to keep, nothing to give */
+	if (!st)
+		st = json_object();
+	reseed_servers(st, user);
+	json_t *projects = json_object_get(st, "projects");
+	json_t *uprojects = user ? json_object_get(user, "projects") : NULL;
+	const char *key;
+	json_t *proj;
+	json_object_foreach(projects, key, proj)
+	{
+		if (json_is_object(proj))
+			reseed_servers(proj, uprojects ? json_object_get(uprojects, key) : NULL);
+	}
+	char *text = json_dumps(st, JSON_COMPACT);
+	struct budget b = {.what = name};
+	r = text ? write_new(dfd, name, -1, text, 0600, &b, err)
+		 : hs_err(err, "agent %s: out of memory", s->profile->name);
+	free(text);
+out:
+	json_decref(user);
+	json_decref(st);
+	return r;
+}
+
 int hs_agent_prepare_state(const struct hs_agent_setup *s, struct hs_error *err)
 {
 	const struct hs_agent_profile *a = s->profile;
@@ -843,6 +935,8 @@ int hs_agent_prepare_state(const struct hs_agent_setup *s, struct hs_error *err)
 			close(sfd);
 		free(src);
 	}
+	if (r == 0 && a->state_json)
+		r = reseed_state_json(dfd, s, err);
 	for (const char *const *v = a->state_vars; r == 0 && *v; v++) {
 		const char *eq = strchr(*v, '=');
 		if (eq && mkdirat(dfd, eq + 1, 0700) < 0 && errno != EEXIST)

@@ -57,6 +57,12 @@ struct hs_agent_profile {
 	const char *const *credentials;	  /* variables holding keys: never passed
 					     unless the caller names them */
 	bool toml_base_urls;		  /* read base_url lines of config.toml */
+	/* The agent's own JSON state in the state dir (Claude Code's
+	 * .claude.json): it must stay writable, but the MCP servers it names
+	 * start with the agent, so they are replaced before each run by the
+	 * caller's own (from the same file of theirs), and backups/ (which
+	 * the agent restores that file from) is emptied. NULL: none. */
+	const char *state_json;
 };
 
 extern const struct hs_agent_profile hs_agent_profiles[]; /* name == NULL ends */
@@ -66,6 +72,7 @@ struct hs_agent_setup {
 	const struct hs_agent_profile *profile;
 	char *state_dir;	  /* owned: per project */
 	char *user_dir;		  /* owned: the caller's config dir (seed source) */
+	char *user_state_json;	  /* owned: the caller's own state_json file, or NULL */
 	struct hs_strv hosts;	  /* host patterns the profile allowed */
 	struct hs_strv host_why;  /* parallel: why each */
 	struct hs_strv ro_dirs;	  /* install dirs granted read-only */
@@ -102,8 +109,9 @@ const char *hs_agent_env_get(char *const *env, const char *name);
 int hs_agent_url_hostport(const char *url, char *out, size_t len, const char **why);
 
 /* Calls cb for every `base_url = "..."` (or '...') assignment in a TOML
- * text, with its 1-based line; stops at the first non-zero return. Keys in
- * any table count; a value longer than 2048 bytes is skipped. */
+ * text, and `openai_base_url` (Codex's built-in provider), with its
+ * 1-based line; stops at the first non-zero return. Keys in any table
+ * count; a value longer than 2048 bytes is skipped. */
 typedef int (*hs_agent_toml_cb)(void *ctx, const char *value, unsigned line);
 int hs_agent_toml_base_urls(const char *buf, size_t len, hs_agent_toml_cb cb, void *ctx);
 

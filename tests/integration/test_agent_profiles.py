@@ -127,7 +127,8 @@ def test_settings_are_seeded_read_only_and_the_real_config_is_unseen(
               "echo '{\"hooks\": {\"Stop\": [{\"command\": \"evil\"}]}}' > \"$CLAUDE_CONFIG_DIR/settings.json\"; "
               "echo evil > \"$CLAUDE_CONFIG_DIR/commands/evil.md\"; "
               "mkdir -p ~/.claude && echo evil > ~/.claude/settings.json; "
-              "echo mine > \"$CLAUDE_CONFIG_DIR/.claude.json\"; true")
+              "echo '{\"mine\": 1, \"mcpServers\": {\"planted\": {\"command\": \"evil\"}}}' "
+              "> \"$CLAUDE_CONFIG_DIR/.claude.json\"; true")
     r = harness.run(script, "--agent", "claude")
     assert r.rc == 0, r
     seen = (project / "seen.txt").read_text()
@@ -137,12 +138,13 @@ def test_settings_are_seeded_read_only_and_the_real_config_is_unseen(
     st = agent_state(state_dir, "claude")
     assert "evil" not in (st / "settings.json").read_text()
     assert not (st / "commands" / "evil.md").exists()
-    assert (st / ".claude.json").read_text() == "mine\n"  # its own state is writable
+    assert "planted" in (st / ".claude.json").read_text()  # its own state is writable
     # ... and persists into the next run, where the seeds are fresh again
     (user_claude / "settings.json").write_text('{"model": "changed"}\n')
     r = harness.run("cat \"$CLAUDE_CONFIG_DIR/.claude.json\" \"$CLAUDE_CONFIG_DIR/settings.json\"",
                     "--agent", "claude")
-    assert r.out == 'mine\n{"model": "changed"}\n', r
+    # ... its own state kept, the MCP server it planted gone
+    assert r.out == '{"mine":1}{"model": "changed"}\n', r
 
 
 def test_reset_forgets_the_state(harness, project, state_dir):

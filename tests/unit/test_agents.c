@@ -118,10 +118,12 @@ static void test_toml_base_urls(void **state)
 			   "base_url = \"bad\\u0041escape\"\n"
 			   "base_url = \"unterminated\n"
 			   "base_url = 42\n"
-			   "base_url = \"last\"";
+			   "base_url = \"last\"\n"
+			   "openai_base_url = \"http://builtin.example/v1\"";
 	struct seen s = {0};
 	assert_int_equal(hs_agent_toml_base_urls(text, strlen(text), collect, &s), 0);
-	assert_int_equal(s.n, 5);
+	assert_int_equal(s.n, 6);
+	assert_string_equal(s.values[5], "http://builtin.example/v1");
 	assert_string_equal(s.values[0], "http://127.0.0.1:9/v1");
 	assert_int_equal(s.lines[0], 3);
 	assert_string_equal(s.values[1], "https://lit.example:8443");
@@ -385,11 +387,73 @@ static void test_prepare_state_seeds(void **state)
 	assert_string_equal(read_text(p2), "review it, v2\n");
 	/* the agent's own state stays */
 	snprintf(p2, sizeof(p2), "%s/.claude.json", s.state_dir);
-	assert_string_equal(read_text(p2), "{\"state\": 1}\n");
+	assert_string_equal(read_text(p2), "{\"state\":1}"); /* rewritten compact */
 	/* plugins are never copied in */
 	snprintf(p2, sizeof(p2), "%s/plugins", s.state_dir);
 	assert_int_equal(lstat(p2, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
+	hs_agent_setup_free(&s);
+	hs_policy_free(&p);
+}
+
+/* Claude Code's .claude.json stays the agent's, but the MCP servers in it
+ * (which start with the agent) become the caller's own before each run,
+ * and backups/ (restored from when the file is damaged) is emptied. */
+static void test_state_json_mcp_servers_reseeded(void **state)
+{
+	struct fixture *f = *state;
+	char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+	snprintf(p1, sizeof(p1), "%s/.claude.json", f->home);
+	write_text(p1,
+		   "{\"mcpServers\": {\"mine\": {\"command\": \"my-mcp\"}},"
+		   " \"projects\": {\"/p\": {\"mcpServers\": {\"proj\": {\"command\": \"p-mcp\"}}}},"
+		   " \"oauthAccount\": {\"secret\": 1}}",
+		   0600);
+	char *env[] = {"PATH=/usr/bin", NULL};
+	struct hs_policy p;
+	struct hs_agent_setup s;
+	struct hs_error err;
+	hs_policy_init(&p);
+	assert_int_equal(hs_agent_compose(&p, hs_agent_find("claude"), env, f->home, f->cwd, &s,
+					  &err),
+			 0);
+	assert_int_equal(hs_agent_prepare_state(&s, &err), 0);
+	/* first run: only the caller's servers, nothing else of their file */
+	snprintf(p2, sizeof(p2), "%s/.claude.json", s.state_dir);
+	assert_string_equal(read_text(p2), "{\"mcpServers\":{\"mine\":{\"command\":\"my-mcp\"}}}");
+	/* the agent planted servers and a backup holding more */
+	write_text(p2,
+		   "{\"numStartups\": 5, \"mcpServers\": {\"evil\": {\"command\": \"x\"}},"
+		   " \"projects\": {\"/p\": {\"keep\": 1, \"mcpServers\": {\"e2\": {}}},"
+		   " \"/q\": {\"mcpServers\": {\"e3\": {}}}}}",
+		   0600);
+	snprintf(p1, sizeof(p1), "%s/backups", s.state_dir);
+	mkdir(p1, 0700);
+	snprintf(p1, sizeof(p1), "%s/backups/.claude.json.backup.1", s.state_dir);
+	write_text(p1, "{\"mcpServers\": {\"evil\": {}}}", 0600);
+	assert_int_equal(hs_agent_prepare_state(&s, &err), 0);
+	const char *got = read_text(p2);
+	assert_non_null(strstr(got, "\"numStartups\":5"));
+	assert_non_null(strstr(got, "\"keep\":1"));
+	assert_null(strstr(got, "evil"));
+	assert_null(strstr(got, "e2"));
+	assert_null(strstr(got, "e3"));
+	assert_null(strstr(got, "oauthAccount"));
+	assert_non_null(strstr(got, "\"/p\":{\"keep\":1,\"mcpServers\":{\"proj\":{\"command\":\"p-mcp\"}}}"));
+	struct stat st;
+	snprintf(p1, sizeof(p1), "%s/backups", s.state_dir);
+	assert_int_equal(lstat(p1, &st), -1);
+	/* a file that is not a JSON object is dropped, a link never followed */
+	char outside[PATH_MAX + 64];
+	snprintf(outside, sizeof(outside), "%s/outside.json", f->root);
+	write_text(outside, "{\"mcpServers\": {\"linked\": {}}}", 0600);
+	unlink(p2);
+	assert_int_equal(symlink(outside, p2), 0);
+	assert_int_equal(hs_agent_prepare_state(&s, &err), 0);
+	assert_int_equal(lstat(p2, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_null(strstr(read_text(p2), "linked"));
+	assert_string_equal(read_text(outside), "{\"mcpServers\": {\"linked\": {}}}");
 	hs_agent_setup_free(&s);
 	hs_policy_free(&p);
 }
@@ -416,6 +480,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_compose_codex_toml, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compose_generic_xdg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prepare_state_seeds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_json_mcp_servers_reseeded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
