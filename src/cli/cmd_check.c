@@ -3,7 +3,9 @@
  * one row per sandbox layer (name, status, note), then says whether
  * `harness run` can start here. Exit 0 when every layer run requires is
  * available (user, mount, pid and net namespaces, Landlock, seccomp), 1
- * otherwise, with what is missing and how to fix it.
+ * otherwise, with what is missing and how to fix it. The `workspace` row
+ * says whether --review / --ephemeral get an overlay or a snapshot copy,
+ * and whether the copy would be cloned (reflink) here.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -11,11 +13,16 @@
 #include "common/common.h"
 #include "sandbox/fence.h"
 #include "sandbox/probe.h"
+#include "workspace/snapshot.h"
+#include "workspace/workspace.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHECK_MAX_ROWS 16
 
@@ -30,6 +37,10 @@ struct check_row {
 struct check_report {
 	struct check_row rows[CHECK_MAX_ROWS];
 	size_t n;
+	/* the workspace of --review / --ephemeral */
+	const char *backend; /* "overlay" or "snapshot" */
+	bool reflink;        /* a snapshot copy would clone the files of the cwd */
+	char fs[32];         /* the cwd's filesystem */
 };
 
 static const char usage_text[] =
@@ -143,11 +154,46 @@ static void add_other_rows(struct check_report *rep, const struct hs_probe *p)
 	row = add_row(rep, "overlayfs in userns", p->overlay_userns, false, NULL);
 	if (p->overlay_userns)
 		set_note(row, "workspace overlay available: run --review / --ephemeral");
+	else if (p->userns)
+		set_note(row, "no workspace overlay (needs Linux >= 6.6: overlayfs in a user "
+			      "namespace with a tmpfs upper layer); --review / --ephemeral use a "
+			      "snapshot copy");
 	else
-		set_note(row, "no workspace overlay, so no --review / --ephemeral; needs %s",
-			 p->userns ? "Linux >= 6.6 (overlayfs in a user namespace with a tmpfs "
-				     "upper layer)"
-				   : "a working user namespace");
+		set_note(row, "no workspace overlay: needs a working user namespace");
+}
+
+/* Which workspace --review / --ephemeral get here (cmd_review.c decides
+ * the same way), and whether a snapshot copy would clone the cwd's files. */
+static void add_workspace_row(struct check_report *rep, const struct hs_probe *p)
+{
+	const char *env = getenv("HARNESS_WORKSPACE_BACKEND");
+	bool forced = env && !strcmp(env, "snapshot");
+	bool overlay = env && !strcmp(env, "overlay") ? true : p->overlay_userns && !forced;
+	rep->backend = overlay ? "overlay" : "snapshot";
+	char cwd[PATH_MAX] = ".", why[256] = "";
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), ".");
+	char *runs = hs_ws_runs_dir();
+	char *parent = hs_xasprintf("%s/.snapshots", runs);
+	rep->reflink = hs_ws_snapshot_reflink(parent, cwd, rep->fs, sizeof(rep->fs), why,
+					      sizeof(why)) == 1;
+	struct check_row *row = add_row(rep, "workspace", p->userns, false, rep->backend);
+	if (!p->userns)
+		set_note(row, "no --review / --ephemeral: needs a working user namespace");
+	else if (overlay)
+		set_note(row, "overlay, writes capped by --max-disk; fallback: a snapshot copy, "
+			      "reflink %s here (%s)",
+			 rep->reflink ? "yes" : "no", rep->fs[0] ? rep->fs : "?");
+	else if (rep->reflink)
+		set_note(row, "snapshot copy%s, reflink yes (%s); writes are not capped by "
+			      "--max-disk (it bounds what the copy takes)",
+			 forced ? " (HARNESS_WORKSPACE_BACKEND)" : "", rep->fs[0] ? rep->fs : "?");
+	else
+		set_note(row, "snapshot copy%s, reflink no (%s): a full copy; writes are not "
+			      "capped by --max-disk (it bounds what the copy takes)",
+			 forced ? " (HARNESS_WORKSPACE_BACKEND)" : "", why);
+	free(parent);
+	free(runs);
 }
 
 static void build_report(struct check_report *rep, const struct hs_probe *p)
@@ -157,6 +203,7 @@ static void build_report(struct check_report *rep, const struct hs_probe *p)
 	add_landlock_row(rep, p);
 	add_seccomp_rows(rep, p);
 	add_other_rows(rep, p);
+	add_workspace_row(rep, p);
 }
 
 static bool report_ok(const struct check_report *rep)
@@ -170,10 +217,14 @@ static bool report_ok(const struct check_report *rep)
 static void print_table(const struct check_report *rep, const struct hs_probe *p)
 {
 	printf("kernel %s\n\n", p->kernel);
-	printf("%-20s %-7s %s\n", "LAYER", "STATUS", "NOTE");
+	int w = 7;
+	for (size_t i = 0; i < rep->n; i++)
+		if ((int)strlen(rep->rows[i].status) > w)
+			w = (int)strlen(rep->rows[i].status);
+	printf("%-20s %-*s %s\n", "LAYER", w, "STATUS", "NOTE");
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct check_row *r = &rep->rows[i];
-		printf("%-20s %-7s %s%s\n", r->name, r->status, r->note,
+		printf("%-20s %-*s %s%s\n", r->name, w, r->status, r->note,
 		       r->required && !r->ok ? " [required]" : "");
 	}
 	if (report_ok(rep)) {
@@ -215,6 +266,9 @@ static int print_json(const struct check_report *rep, const struct hs_probe *p)
 		hs_cli_error("check: cannot build the JSON report");
 		return HS_EXIT_HARNESS;
 	}
+	json_object_set_new(root, "workspace",
+			    json_pack("{s:s, s:b, s:s}", "backend", rep->backend, "reflink",
+				      rep->reflink, "filesystem", rep->fs));
 	json_dumpf(root, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
 	json_decref(root);

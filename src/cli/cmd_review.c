@@ -2,6 +2,11 @@
  * cmd_review.c: the workspace around a run (--ephemeral, --review) and
  * the commands on staged runs: runs, diff, apply, discard.
  *
+ * The workspace is an overlay, or, where overlayfs cannot be mounted in a
+ * user namespace (or HARNESS_WORKSPACE_BACKEND=snapshot), a snapshot copy
+ * of the project the supervisor makes before the run and removes after it
+ * (workspace/snapshot.h); both end as the same changes and staged runs.
+ *
  * A staged run lives in $XDG_STATE_HOME/harness/runs/ID (see
  * workspace.h), hidden from every sandbox. Its states: "staged" (changes
  * and blobs present), then "applied" or "discarded" (the manifest and
@@ -10,9 +15,11 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "sandbox/probe.h"
 #include "sandbox/sandbox.h"
 #include "supervise/approve.h"
 #include "workspace/guard.h"
+#include "workspace/snapshot.h"
 #include "workspace/textdiff.h"
 #include "workspace/workspace.h"
 
@@ -26,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +49,8 @@ struct hs_ws_session {
 	char *policy_json;
 	char started[40];
 	struct hs_ws_baseline *base;
+	uint64_t max_disk;
+	struct hs_ws_snapshot *snap; /* the workspace is this copy (else an overlay) */
 };
 
 static void now_rfc3339(char *buf, size_t cap)
@@ -62,7 +72,125 @@ static void session_free(struct hs_ws_session *s)
 	free(s->command);
 	free(s->policy_json);
 	hs_ws_baseline_free(s->base);
+	if (s->snap) {
+		struct hs_error err;
+		hs_error_clear(&err);
+		char *dir = hs_xstrdup(s->snap->dir);
+		if (hs_ws_snapshot_remove(s->snap, &err) < 0)
+			hs_cli_error("warning: the workspace's snapshot copy %s is left behind (%s); "
+				     "a later run removes it",
+				     dir, err.msg);
+		free(dir);
+	}
 	free(s);
+}
+
+/* Overlay or snapshot copy: 1 snapshot (*why says why), 0 overlay, -1 a
+ * HARNESS_WORKSPACE_BACKEND that means neither. */
+static int want_snapshot(const char **why)
+{
+	const char *v = getenv("HARNESS_WORKSPACE_BACKEND");
+	*why = "";
+	if (v && !strcmp(v, "snapshot")) {
+		*why = "HARNESS_WORKSPACE_BACKEND=snapshot";
+		return 1;
+	}
+	if (v && !strcmp(v, "overlay"))
+		return 0;
+	if (v && *v && strcmp(v, "auto") != 0)
+		return -1;
+	if (hs_probe_overlay_userns())
+		return 0;
+	*why = "overlayfs cannot be mounted in a user namespace here";
+	return 1;
+}
+
+static void human_size(uint64_t n, char *buf, size_t cap)
+{
+	/* Exact multiples as such (--max-disk 4M is "4 MiB"), else rounded
+	 * down past ten of a unit. */
+	if (n >= (1ull << 30) && (n % (1ull << 30) == 0 || n >= (10ull << 30)))
+		snprintf(buf, cap, "%llu GiB", (unsigned long long)(n >> 30));
+	else if (n >= (1ull << 20) && (n % (1ull << 20) == 0 || n >= (10ull << 20)))
+		snprintf(buf, cap, "%llu MiB", (unsigned long long)(n >> 20));
+	else if (n >= (1ull << 10) && (n % (1ull << 10) == 0 || n >= (10ull << 10)))
+		snprintf(buf, cap, "%llu KiB", (unsigned long long)(n >> 10));
+	else
+		snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+}
+
+/*
+ * The workspace as a snapshot copy (where the overlay cannot be had): the
+ * project is copied under the runs dir (hidden from every sandbox, this
+ * one included), bound read-write at its path. The copy records the host
+ * entries it copies: that is the run's baseline for conflicts.
+ */
+static int snapshot_begin(struct hs_ws_session *s, struct hs_plan *plan, const char *why)
+{
+	const char *what = s->mode == HS_CLI_WS_REVIEW ? "review" : "ephemeral";
+	struct hs_error err;
+	hs_error_clear(&err);
+	char *parent = hs_xasprintf("%s/.snapshots", s->runs_dir);
+	if (hs_ws_snapshot_prepare(parent, &err) < 0 ||
+	    hs_plan_hide_host_path(plan, s->runs_dir, &err) < 0) {
+		hs_cli_error("%s: %s", what, err.msg);
+		free(parent);
+		return HS_EXIT_HARNESS;
+	}
+	hs_ws_snapshot_sweep(parent);
+	struct hs_strv hidden = {0};
+	hs_plan_workspace_hidden(plan, &hidden);
+	struct hs_ws_snapshot_opts so = {.max_bytes = s->max_disk, .hidden = &hidden};
+	if (s->mode == HS_CLI_WS_REVIEW) {
+		hs_ws_baseline_free(s->base);
+		so.host = s->base = hs_ws_baseline_new();
+	}
+	struct hs_ws_snapshot_stats st;
+	char max[32];
+	human_size(s->max_disk, max, sizeof(max));
+	int r = hs_ws_snapshot_make(parent, s->project, &so, &s->snap, &st, &err);
+	hs_strv_clear(&hidden);
+	if (r < 0 && st.over_max)
+		hs_cli_error("%s: the workspace would be a snapshot copy (%s), and %s: --max-disk "
+			     "(%s) bounds the room the copy may take; raise it, or run without --%s",
+			     what, why, err.msg, max, what);
+	else if (r < 0)
+		hs_cli_error("%s: cannot copy the project %s for the workspace: %s", what,
+			     s->project, err.msg);
+	if (r == 0 && hs_plan_workspace_use_snapshot(plan, s->snap->dir, &err) < 0) {
+		hs_cli_error("%s: %s", what, err.msg);
+		r = -1;
+	}
+	if (r < 0) {
+		free(parent);
+		return HS_EXIT_HARNESS;
+	}
+	char bytes[32], copied[32], how[96], avail[48] = "";
+	human_size(st.bytes, bytes, sizeof(bytes));
+	human_size(st.copied, copied, sizeof(copied));
+	if (st.cloned && st.cloned == st.files)
+		snprintf(how, sizeof(how), "cloned (reflink)");
+	else if (st.cloned)
+		snprintf(how, sizeof(how), "%llu files cloned (reflink), %s copied",
+			 (unsigned long long)st.cloned, copied);
+	else
+		snprintf(how, sizeof(how), "copied (no reflink here)");
+	struct statvfs vfs;
+	if (statvfs(parent, &vfs) == 0) {
+		char a[32];
+		human_size((uint64_t)vfs.f_bavail * vfs.f_frsize, a, sizeof(a));
+		snprintf(avail, sizeof(avail), ", %s free", a);
+	}
+	hs_cli_error("%s: the workspace is a snapshot copy (%s): %llu files, %s, %s in %llu ms",
+		     what, why, (unsigned long long)st.files, bytes, how,
+		     (unsigned long long)st.elapsed_ms);
+	hs_cli_error("warning: %s: writes to the snapshot copy are not capped: --max-disk (%s) "
+		     "bounded the room the copy takes%s, not what the command writes while it "
+		     "runs, which can fill the filesystem of %s%s",
+		     what, max, s->mode == HS_CLI_WS_REVIEW ? " and bounds what is staged" : "",
+		     parent, avail);
+	free(parent);
+	return 0;
 }
 
 void hs_cli_workspace_abort(struct hs_ws_session *s)
@@ -90,6 +218,15 @@ int hs_cli_workspace_begin(struct hs_plan *plan, const struct hs_cli_run *o,
 		strcat(s->command, plan->argv.v[i]);
 	}
 	now_rfc3339(s->started, sizeof(s->started));
+	s->max_disk = o->max_disk;
+	const char *why;
+	int snap = want_snapshot(&why);
+	if (snap < 0) {
+		hs_cli_error("HARNESS_WORKSPACE_BACKEND=%s: use overlay, snapshot or auto",
+			     getenv("HARNESS_WORKSPACE_BACKEND"));
+		session_free(s);
+		return HS_EXIT_HARNESS;
+	}
 	if (s->mode == HS_CLI_WS_REVIEW) {
 		/* Staged runs must never be reachable from a sandbox, this one
 		 * included (its project could hold the state dir). */
@@ -99,12 +236,17 @@ int hs_cli_workspace_begin(struct hs_plan *plan, const struct hs_cli_run *o,
 			session_free(s);
 			return HS_EXIT_HARNESS;
 		}
-		s->base = hs_ws_baseline_take(s->project, &err);
-		if (!s->base) {
+		/* (the snapshot copy records the baseline as it copies) */
+		s->base = snap ? NULL : hs_ws_baseline_take(s->project, &err);
+		if (!snap && !s->base) {
 			hs_cli_error("--review: cannot read the project %s: %s", s->project, err.msg);
 			session_free(s);
 			return HS_EXIT_HARNESS;
 		}
+	}
+	if (snap && snapshot_begin(s, plan, why) != 0) {
+		session_free(s);
+		return HS_EXIT_HARNESS;
 	}
 	*out = s;
 	return 0;
@@ -264,13 +406,22 @@ int hs_cli_workspace_end(struct hs_ws_session *s, int upper_fd, const char *run_
 	struct hs_error err;
 	hs_error_clear(&err);
 	const char *what = s->mode == HS_CLI_WS_REVIEW ? "review" : "ephemeral";
+	if (s->snap) {
+		/* The copy, through the descriptor harness kept (pid 1 handed over
+		 * one of the same directory). */
+		if (upper_fd >= 0)
+			close(upper_fd);
+		upper_fd = fcntl(s->snap->fd, F_DUPFD_CLOEXEC, 0);
+	}
 	if (upper_fd < 0) {
 		hs_cli_error("%s: the workspace's changes could not be read", what);
 		session_free(s);
 		return HS_EXIT_HARNESS;
 	}
 	struct hs_ws_changes ch;
-	if (hs_ws_collect(upper_fd, s->project, s->base, &ch, &err) < 0) {
+	if ((s->snap ? hs_ws_collect_snapshot(upper_fd, s->snap->base, s->project, s->base, &ch,
+					      &err)
+		     : hs_ws_collect(upper_fd, s->project, s->base, &ch, &err)) < 0) {
 		hs_cli_error("%s: cannot read what the command changed: %s%s", what, err.msg,
 			     s->mode == HS_CLI_WS_REVIEW ? "; nothing was staged" : "");
 		close(upper_fd);
@@ -295,6 +446,19 @@ int hs_cli_workspace_end(struct hs_ws_session *s, int upper_fd, const char *run_
 		if (hs_run_audit_event(ra, "workspace.discard", s->project, HS_OUTCOME_ALLOWED,
 				       meta) < 0)
 			code = HS_EXIT_HARNESS;
+	} else if (ch.n && s->snap && ch.new_bytes > s->max_disk) {
+		/* The overlay would have stopped the writes at --max-disk; the
+		 * snapshot copy could not, so what is staged is bounded here. */
+		char got[32], max[32];
+		human_size(ch.new_bytes, got, sizeof(got));
+		human_size(s->max_disk, max, sizeof(max));
+		hs_cli_error("review: the changed files hold %s, more than --max-disk (%s); nothing "
+			     "was staged",
+			     got, max);
+		json_object_set_new(meta, "reason", json_string("larger than --max-disk"));
+		(void)hs_run_audit_event(ra, "workspace.discard", s->project, HS_OUTCOME_BLOCKED,
+					 meta);
+		code = HS_EXIT_HARNESS;
 	} else if (ch.n == 0) {
 		hs_cli_error("review: no changes; nothing was staged%s", ignored);
 		if (hs_run_audit_event(ra, "workspace.stage", s->project, HS_OUTCOME_ALLOWED, meta) <

@@ -818,13 +818,20 @@ static int copy_in(int srcfd, int parent, const char *name, int depth, struct bu
  * project history; it is rewritten, never trusted). */
 #define STATE_JSON_MAX (32 << 20)
 
-/* Parses a JSON object from fd (at most STATE_JSON_MAX bytes), or NULL. */
+/* Parses a JSON object from fd, or NULL. At most STATE_JSON_MAX bytes are
+ * read whatever the size said (a running sandbox may be appending). */
 static json_t *load_json_fd(int fd)
 {
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_JSON_MAX)
 		return NULL;
-	json_t *j = json_loadfd(fd, JSON_REJECT_DUPLICATES, NULL);
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *buf = hs_xmalloc(cap);
+	ssize_t n;
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	json_t *j = len < cap ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	free(buf);
 	if (j && !json_is_object(j)) {
 		json_decref(j);
 		return NULL;
@@ -860,8 +867,10 @@ static int reseed_state_json(int dfd, const struct hs_agent_setup *s, struct hs_
 		close(sfd);
 	int r = 0;
 	if (remove_at(dfd, name, 0) < 0 || remove_at(dfd, "backups", 0) < 0) {
-		r = hs_err_sys(err, "agent %s: cannot replace %s/%s", s->profile->name,
-			       s->state_dir, name);
+		r = hs_err_sys(err,
+			       "agent %s: cannot replace %s/%s (harness agent reset %s clears the "
+			       "state)",
+			       s->profile->name, s->state_dir, name, s->profile->name);
 		goto out;
 	}
 	json_t *servers = user ? json_object_get(user, "mcpServers") : NULL;
@@ -911,8 +920,10 @@ int hs_agent_prepare_state(const struct hs_agent_setup *s, struct hs_error *err)
 		char *src = s->user_dir ? hs_xasprintf("%s/%s", s->user_dir, seed->name) : NULL;
 		struct budget b = {.what = src ? src : seed->name};
 		if (remove_at(dfd, seed->name, 0) < 0) {
-			r = hs_err_sys(err, "agent %s: cannot replace %s/%s", a->name, s->state_dir,
-				       seed->name);
+			r = hs_err_sys(err,
+				       "agent %s: cannot replace %s/%s (harness agent reset %s "
+				       "clears the state)",
+				       a->name, s->state_dir, seed->name, a->name);
 			free(src);
 			break;
 		}

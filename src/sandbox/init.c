@@ -343,6 +343,25 @@ static void overlay_workspace(const struct hs_mount *m, const char *dst)
 		die("open the workspace's upper dir");
 }
 
+/*
+ * The workspace where overlayfs cannot be mounted: the supervisor copied
+ * the project into a directory of its own (outside every sandbox's view),
+ * which is bound read-write at the project's path. Its root is opened for
+ * the supervisor like the overlay's upper dir, although the supervisor
+ * reads the copy through the descriptor it kept itself.
+ */
+static void snapshot_workspace(const struct hs_mount *m, const char *dst)
+{
+	if (g_upper_fd >= 0)
+		errno = 0, die("more than one workspace in the plan");
+	if (!m->src)
+		errno = 0, die("the workspace snapshot of %s was not made", m->dst);
+	bind_path(in_old(m->src), dst, true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	g_upper_fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g_upper_fd < 0)
+		die("open the workspace snapshot");
+}
+
 static void mount_one(const struct hs_mount *m)
 {
 	const uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -382,6 +401,9 @@ static void mount_one(const struct hs_mount *m)
 		break;
 	case HS_MNT_OVERLAY:
 		overlay_workspace(m, dst);
+		break;
+	case HS_MNT_SNAPSHOT:
+		snapshot_workspace(m, dst);
 		break;
 	case HS_MNT_HIDE:
 		/* Cover with an empty, mode-000 dir or file from the base tmpfs. */

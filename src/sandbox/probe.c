@@ -189,6 +189,46 @@ static bool run_ns_child(struct ns_report *r)
 	return ok;
 }
 
+/* The workspace's overlay alone (hs_probe_overlay_userns): a user and a
+ * mount namespace, nothing else, so that a run can ask cheaply. */
+static void overlay_child(int fd, const struct ns_maps *maps)
+{
+	int e = ENOTSUP;
+	if (unshare(CLONE_NEWUSER) == 0 && write_maps(maps) == 0 && unshare(CLONE_NEWNS) == 0)
+		e = try_overlay();
+	(void)!write(fd, &e, sizeof(e));
+	_exit(0);
+}
+
+bool hs_probe_overlay_userns(void)
+{
+	struct ns_maps maps;
+	snprintf(maps.uid_map, sizeof(maps.uid_map), "%u %u 1\n", getuid(), getuid());
+	snprintf(maps.gid_map, sizeof(maps.gid_map), "%u %u 1\n", getgid(), getgid());
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		overlay_child(p[1], &maps);
+	}
+	close(p[1]);
+	int e = ENOTSUP;
+	struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+	int n = -1;
+	while (pid > 0 && (n = poll(&pfd, 1, PROBE_TIMEOUT_MS)) < 0 && errno == EINTR)
+		;
+	if (n > 0 && read(p[0], &e, sizeof(e)) != (ssize_t)sizeof(e))
+		e = ENOTSUP;
+	if (pid > 0 && n <= 0)
+		kill(pid, SIGKILL);
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	return e == 0;
+}
+
 static void explain_userns_error(int e, char *why, size_t len)
 {
 	if (sysctl_is("/proc/sys/user/max_user_namespaces", 0))

@@ -26,4 +26,9 @@ struct hs_probe {
 
 void hs_probe_run(struct hs_probe *out);
 
+/* Only the workspace's overlay (the same mount as overlay_userns), in a
+ * throwaway child with a user and a mount namespace: for a run that must
+ * choose between the overlay and a snapshot copy. A few ms. */
+bool hs_probe_overlay_userns(void);
+
 #endif

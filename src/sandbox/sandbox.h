@@ -35,6 +35,10 @@ enum hs_mount_kind {
 	HS_MNT_OVERLAY,   /* the workspace: overlay of host src (lower, never written)
 	                     and an upper layer on a private tmpfs of `size` bytes;
 	                     writes land in the upper layer only */
+	HS_MNT_SNAPSHOT,  /* the workspace where overlayfs cannot be mounted: a
+	                     read-write bind of src, a copy of the project dst
+	                     the supervisor made (hs_plan_workspace_use_snapshot);
+	                     src NULL until then, and pid 1 refuses to start */
 };
 
 struct hs_mount {
@@ -113,6 +117,14 @@ int hs_plan_hide_host_path(struct hs_plan *plan, const char *path, struct hs_err
  * grant. Call after hs_plan_build, before the run. */
 int hs_plan_workspace(struct hs_plan *plan, uint64_t max_disk, const struct hs_strv *keep_rw,
 		      struct hs_error *err);
+/* The workspace as a snapshot copy instead of an overlay: the workspace
+ * mount becomes HS_MNT_SNAPSHOT, a read-write bind of dir (the copy, a
+ * directory outside every sandbox's view) at the project's path. Call
+ * after hs_plan_workspace. */
+int hs_plan_workspace_use_snapshot(struct hs_plan *plan, const char *dir, struct hs_error *err);
+/* The paths the plan hides beneath the workspace, relative to it (a
+ * snapshot copy leaves them empty: their contents are never copied). */
+void hs_plan_workspace_hidden(const struct hs_plan *plan, struct hs_strv *out);
 /* Best effort without user namespaces: recomputes the Landlock rules for a
  * sandbox that shares the host's mounts (no private /tmp, HOME or /proc). */
 void hs_plan_without_namespaces(struct hs_plan *plan);
@@ -188,8 +200,8 @@ struct hs_child {
 	int proxy_plain_fd;   /* and :53 (UDP), -1 if none */
 	int proxy_dns_fd;
 	int workspace_fd;     /* plan->workspace: the overlay's upper dir (O_RDONLY,
-				 O_DIRECTORY), which outlives the sandbox's mounts;
-				 -1 if none */
+				 O_DIRECTORY), which outlives the sandbox's mounts,
+				 or the snapshot copy's root; -1 if none */
 };
 
 /* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for

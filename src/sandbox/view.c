@@ -86,7 +86,8 @@ static const struct hs_mount *bind_covering(const struct hs_plan *pl, const char
 	for (size_t i = 0; i < pl->nmounts; i++) {
 		const struct hs_mount *m = &pl->mounts[i];
 		if (m->kind != HS_MNT_BIND_RO && m->kind != HS_MNT_BIND_RW &&
-		    m->kind != HS_MNT_OVERLAY && m->kind != HS_MNT_TMPFS)
+		    m->kind != HS_MNT_OVERLAY && m->kind != HS_MNT_SNAPSHOT &&
+		    m->kind != HS_MNT_TMPFS)
 			continue;
 		if (path_is_under(path, m->dst) && (!best || strlen(m->dst) >= strlen(best->dst)))
 			best = m;
@@ -941,6 +942,7 @@ static void add_landlock_rules(struct hs_plan *pl)
 			break;
 		case HS_MNT_BIND_RW:
 		case HS_MNT_OVERLAY:
+		case HS_MNT_SNAPSHOT:
 		case HS_MNT_TMPFS:
 		case HS_MNT_PROC:
 			kind = HS_LL_WRITE;
@@ -1127,7 +1129,8 @@ int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error
 	for (size_t i = 0; i < pl->nmounts; i++)
 		if (pl->mounts[i].kind == HS_MNT_HIDE && path_is_under(real, pl->mounts[i].dst))
 			return 0; /* hidden already, with what holds it */
-	bool writable = m->kind == HS_MNT_BIND_RW || m->kind == HS_MNT_OVERLAY;
+	bool writable = m->kind == HS_MNT_BIND_RW || m->kind == HS_MNT_OVERLAY ||
+			m->kind == HS_MNT_SNAPSHOT;
 	char root[PATH_MAX];
 	snprintf(root, sizeof(root), "%s", m->dst);
 	if (strcmp(root, real) == 0)
@@ -1201,6 +1204,40 @@ int hs_plan_workspace(struct hs_plan *pl, uint64_t max_disk, const struct hs_str
 	}
 	add_landlock_rules(pl);
 	return 0;
+}
+
+static struct hs_mount *workspace_mount(struct hs_plan *pl)
+{
+	for (size_t i = 0; pl->workspace && i < pl->nmounts; i++)
+		if (pl->mounts[i].kind == HS_MNT_OVERLAY || pl->mounts[i].kind == HS_MNT_SNAPSHOT)
+			return &pl->mounts[i];
+	return NULL;
+}
+
+int hs_plan_workspace_use_snapshot(struct hs_plan *pl, const char *dir, struct hs_error *err)
+{
+	struct hs_mount *ws = workspace_mount(pl);
+	if (!ws)
+		return hs_err(err, "the plan has no workspace");
+	ws->kind = HS_MNT_SNAPSHOT;
+	free(ws->src);
+	ws->src = hs_xstrdup(dir);
+	ws->is_dir = true;
+	add_landlock_rules(pl);
+	return 0;
+}
+
+void hs_plan_workspace_hidden(const struct hs_plan *pl, struct hs_strv *out)
+{
+	const struct hs_mount *ws = workspace_mount((struct hs_plan *)pl);
+	if (!ws)
+		return;
+	size_t n = strlen(ws->dst);
+	for (size_t i = 0; i < pl->nmounts; i++) {
+		const struct hs_mount *m = &pl->mounts[i];
+		if (m->kind == HS_MNT_HIDE && path_is_under(m->dst, ws->dst) && m->dst[n] == '/')
+			hs_strv_push(out, m->dst + n + 1);
+	}
 }
 
 void hs_plan_without_namespaces(struct hs_plan *pl)
@@ -1302,6 +1339,8 @@ static const char *kind_name(enum hs_mount_kind k)
 		return "symlink covered";
 	case HS_MNT_OVERLAY:
 		return "workspace (overlay)";
+	case HS_MNT_SNAPSHOT:
+		return "workspace (snapshot)";
 	}
 	return "?";
 }

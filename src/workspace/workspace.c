@@ -258,6 +258,34 @@ struct hs_ws_baseline *hs_ws_baseline_take(const char *dir, struct hs_error *err
 	return b;
 }
 
+struct hs_ws_baseline *hs_ws_baseline_new(void)
+{
+	return hs_xcalloc(1, sizeof(struct hs_ws_baseline));
+}
+
+void hs_ws_baseline_add(struct hs_ws_baseline *b, const char *path, const struct stat *st)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 1024;
+		b->v = hs_xrealloc(b->v, b->cap * sizeof(*b->v));
+	}
+	b->v[b->n++] = (struct base_entry){.path = hs_xstrdup(path), .dev = st->st_dev,
+					   .ino = st->st_ino, .size = st->st_size,
+					   .mode = st->st_mode, .mtime = st->st_mtim,
+					   .ctime = st->st_ctim};
+}
+
+void hs_ws_baseline_sort(struct hs_ws_baseline *b)
+{
+	if (b->n)
+		qsort(b->v, b->n, sizeof(*b->v), cmp_base);
+}
+
+size_t hs_ws_baseline_count(const struct hs_ws_baseline *b)
+{
+	return b ? b->n : 0;
+}
+
 void hs_ws_baseline_free(struct hs_ws_baseline *b)
 {
 	if (!b)
@@ -270,7 +298,7 @@ void hs_ws_baseline_free(struct hs_ws_baseline *b)
 
 static const struct base_entry *base_find(const struct hs_ws_baseline *b, const char *path)
 {
-	if (!b)
+	if (!b || !b->n)
 		return NULL;
 	struct base_entry key = {.path = (char *)path};
 	return bsearch(&key, b->v, b->n, sizeof(*b->v), cmp_base);
@@ -306,6 +334,10 @@ static char *moved_since(const struct hs_ws_baseline *b, const char *path, const
 struct collect {
 	int lower_fd;
 	const struct hs_ws_baseline *base;
+	/* A snapshot copy instead of an upper layer: the copy's own metadata
+	 * right after it was made (NULL with an overlay). See
+	 * hs_ws_collect_snapshot. */
+	const struct hs_ws_baseline *snap;
 	struct hs_ws_changes *out;
 	size_t entries;
 	struct hs_error *err;
@@ -384,7 +416,17 @@ static bool opaque(int dirfd)
 	return n == 1 && v[0] == 'y';
 }
 
-static int walk_upper(struct collect *x, int dirfd, const char *rel, int depth);
+static int walk_upper(struct collect *x, int dirfd, const char *rel, int depth, bool touched);
+
+/* A snapshot entry that is, to the inode, what the copy made (the same
+ * inode, size, mode, mtime and ctime: the command cannot set a ctime). */
+static bool snap_untouched(const struct collect *x, const char *rel, const struct stat *st)
+{
+	const struct base_entry *e = base_find(x->snap, rel);
+	return e && e->ino == st->st_ino && e->dev == st->st_dev && e->size == st->st_size &&
+	       e->mode == st->st_mode && ts_eq(e->mtime, st->st_mtim) &&
+	       ts_eq(e->ctime, st->st_ctim);
+}
 
 static int upper_entry(struct collect *x, int dirfd, const char *name, const char *rel, int depth)
 {
@@ -393,10 +435,24 @@ static int upper_entry(struct collect *x, int dirfd, const char *name, const cha
 		return hs_err_sys(x->err, "workspace: %s", rel);
 	if (++x->entries > HS_WS_MAX_ENTRIES)
 		return hs_err(x->err, "more than %d entries in the workspace", HS_WS_MAX_ENTRIES);
+	if (x->snap && snap_untouched(x, rel, &st)) {
+		/* Not changed since the copy: only what is beneath a
+		 * directory may be. */
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+		int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			return hs_err_sys(x->err, "workspace: %s", rel);
+		int r = walk_upper(x, sub, rel, depth + 1, false);
+		close(sub);
+		return r;
+	}
 	int has = lower_stat(x, rel, &lst);
 	if (has < 0)
 		return -1;
-	if (is_whiteout(&st))
+	/* In a snapshot a 0/0 character device is just that (anyone may make
+	 * one), and an overlay xattr on a directory means nothing. */
+	if (!x->snap && is_whiteout(&st))
 		return has ? delete_lower(x, rel, &lst, depth) : 0;
 	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode)) {
 		x->out->ignored++;
@@ -457,7 +513,7 @@ static int upper_entry(struct collect *x, int dirfd, const char *name, const cha
 	if (sub < 0)
 		return hs_err_sys(x->err, "workspace: %s", rel);
 	int r = 0;
-	if (has && opaque(sub)) {
+	if (!x->snap && has && opaque(sub)) {
 		/* Replaced wholesale: what the host dir has that the new one
 		 * does not was deleted. */
 		int lfd = open_beneath(x->lower_fd, rel, O_RDONLY | O_DIRECTORY);
@@ -480,17 +536,63 @@ static int upper_entry(struct collect *x, int dirfd, const char *name, const cha
 			closedir(d);
 	}
 	if (r == 0)
-		r = walk_upper(x, sub, rel, depth + 1);
+		r = walk_upper(x, sub, rel, depth + 1, true);
 	close(sub);
 	return r;
 }
 
-static int walk_upper(struct collect *x, int dirfd, const char *rel, int depth)
+/* First entry of b whose path is >= key. */
+static size_t base_lower_bound(const struct hs_ws_baseline *b, const char *key)
+{
+	size_t lo = 0, hi = b->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(b->v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The entries the snapshot's directory rel held when it was copied and no
+ * longer holds: deleted, where the host still has them (the snapshot's
+ * counterpart of whiteouts). Only needed for a directory whose inode
+ * changed: adding, removing or renaming an entry sets its ctime. */
+static int snap_deletions(struct collect *x, int dirfd, const char *rel, int depth)
+{
+	const struct hs_ws_baseline *b = x->snap;
+	char *prefix = *rel ? hs_xasprintf("%s/", rel) : hs_xstrdup("");
+	size_t plen = strlen(prefix);
+	int r = 0;
+	for (size_t i = base_lower_bound(b, prefix);
+	     r == 0 && i < b->n && strncmp(b->v[i].path, prefix, plen) == 0; i++) {
+		const char *name = b->v[i].path + plen;
+		struct stat st, lst;
+		if (strchr(name, '/') || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		if (errno != ENOENT) {
+			r = hs_err_sys(x->err, "workspace: %s", b->v[i].path);
+			break;
+		}
+		int has = lower_stat(x, b->v[i].path, &lst);
+		if (has < 0)
+			r = -1;
+		else if (has)
+			r = delete_lower(x, b->v[i].path, &lst, depth);
+	}
+	free(prefix);
+	return r;
+}
+
+static int walk_upper(struct collect *x, int dirfd, const char *rel, int depth, bool touched)
 {
 	if (depth > HS_WS_MAX_DEPTH)
 		return hs_err(x->err, "workspace: directories nested deeper than %d",
 			      HS_WS_MAX_DEPTH);
-	int fd = dup(dirfd);
+	/* A description of its own: a dup would share the offset, and a second
+	 * walk of the same fd would read nothing. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		if (fd >= 0)
@@ -507,6 +609,8 @@ static int walk_upper(struct collect *x, int dirfd, const char *rel, int depth)
 		free(p);
 	}
 	closedir(d);
+	if (r == 0 && x->snap && touched)
+		r = snap_deletions(x, dirfd, rel, depth);
 	return r;
 }
 
@@ -561,23 +665,40 @@ static void find_renames(struct hs_ws_changes *c)
 	c->n = w;
 }
 
-int hs_ws_collect(int upper_fd, const char *lower_dir, const struct hs_ws_baseline *base,
-		  struct hs_ws_changes *out, struct hs_error *err)
+static int collect(int upper_fd, const struct hs_ws_baseline *snap, const char *lower_dir,
+		   const struct hs_ws_baseline *base, struct hs_ws_changes *out,
+		   struct hs_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	struct collect x = {.base = base, .out = out, .err = err};
+	struct collect x = {.base = base, .snap = snap, .out = out, .err = err};
 	x.lower_fd = open(lower_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x.lower_fd < 0)
 		return hs_err_sys(err, "%s", lower_dir);
-	int r = walk_upper(&x, upper_fd, "", 0);
+	int r = walk_upper(&x, upper_fd, "", 0, true);
 	close(x.lower_fd);
 	if (r < 0) {
 		hs_ws_changes_free(out);
 		return -1;
 	}
 	find_renames(out);
-	qsort(out->v, out->n, sizeof(*out->v), cmp_item);
+	if (out->n) /* (qsort of NULL is undefined, even for 0 items) */
+		qsort(out->v, out->n, sizeof(*out->v), cmp_item);
 	return 0;
+}
+
+int hs_ws_collect(int upper_fd, const char *lower_dir, const struct hs_ws_baseline *base,
+		  struct hs_ws_changes *out, struct hs_error *err)
+{
+	return collect(upper_fd, NULL, lower_dir, base, out, err);
+}
+
+int hs_ws_collect_snapshot(int snap_fd, const struct hs_ws_baseline *snap_base,
+			   const char *lower_dir, const struct hs_ws_baseline *base,
+			   struct hs_ws_changes *out, struct hs_error *err)
+{
+	if (!snap_base)
+		return hs_err(err, "workspace: no record of the snapshot as it was copied");
+	return collect(snap_fd, snap_base, lower_dir, base, out, err);
 }
 
 /* ---- staged runs ---- */

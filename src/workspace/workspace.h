@@ -8,7 +8,10 @@
  * module turns that upper layer into a list of changes against the host
  * dir (hs_ws_collect), keeps them as a staged run (hs_ws_stage: a
  * manifest plus content-addressed blobs, outside any sandbox's view), and
- * applies a staged run to the host dir (hs_ws_apply).
+ * applies a staged run to the host dir (hs_ws_apply). Where overlayfs
+ * cannot be mounted, the workspace is a snapshot copy of the project
+ * instead (snapshot.h), read by hs_ws_collect_snapshot into the same
+ * changes.
  *
  * Everything in the upper layer was written by the agent and is hostile:
  * names, types, sizes, link targets. It is read with *at() calls relative
@@ -31,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define HS_WS_MAX_ENTRIES 1000000 /* entries walked in one tree */
@@ -61,11 +65,30 @@ void hs_ws_changes_free(struct hs_ws_changes *c);
 struct hs_ws_baseline;
 struct hs_ws_baseline *hs_ws_baseline_take(const char *dir, struct hs_error *err);
 void hs_ws_baseline_free(struct hs_ws_baseline *b);
+/* A baseline built entry by entry (the snapshot copy records the host
+ * entries it copies and the copies it makes: snapshot.h); sort it before
+ * use. */
+struct hs_ws_baseline *hs_ws_baseline_new(void);
+void hs_ws_baseline_add(struct hs_ws_baseline *b, const char *path, const struct stat *st);
+void hs_ws_baseline_sort(struct hs_ws_baseline *b);
+size_t hs_ws_baseline_count(const struct hs_ws_baseline *b);
 
 /* The changes in upper_fd (the workspace's upper dir) against lower_dir
  * (the host dir), sorted by path; base may be NULL (no conflict marks). */
 int hs_ws_collect(int upper_fd, const char *lower_dir, const struct hs_ws_baseline *base,
 		  struct hs_ws_changes *out, struct hs_error *err);
+
+/* The same for a snapshot copy (where overlayfs cannot be mounted: see
+ * snapshot.h): snap_fd is the copy, snap_base its metadata right after it
+ * was made. An entry whose inode, size, mode, mtime and ctime are as they
+ * were was not touched and is skipped; every other entry is compared with
+ * lower_dir as an upper layer's would be; an entry the copy had and no
+ * longer has is a deletion. Changes are the same as hs_ws_collect's for the
+ * same writes, except that a 0/0 character device is not a whiteout and no
+ * directory is opaque. hs_ws_stage takes snap_fd as its upper_fd. */
+int hs_ws_collect_snapshot(int snap_fd, const struct hs_ws_baseline *snap_base,
+			   const char *lower_dir, const struct hs_ws_baseline *base,
+			   struct hs_ws_changes *out, struct hs_error *err);
 
 /* ---- staged runs ---- */
 
