@@ -193,6 +193,31 @@ static int snapshot_begin(struct hs_ws_session *s, struct hs_plan *plan, const c
 	return 0;
 }
 
+/* On the overlay, entries of another owner than the caller cannot be
+ * written (the user namespace maps only the caller's ids, and overlayfs
+ * refuses the copy-up with EOVERFLOW): say so before the command meets it. */
+static void warn_foreign_owners(const struct hs_ws_session *s)
+{
+	struct hs_error err;
+	hs_error_clear(&err);
+	struct hs_ws_baseline *b = s->base ? NULL : hs_ws_baseline_take(s->project, &err);
+	const struct hs_ws_baseline *base = s->base ? s->base : b;
+	const char *path = NULL;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	size_t n = base ? hs_ws_baseline_foreign(base, &path, &uid, &gid) : 0;
+	if (n)
+		hs_cli_error("warning: %s: %zu entr%s of the project %s owned by another user or "
+			     "group than yours (%s: uid %u, gid %u); the sandbox cannot map them, "
+			     "so writing %s fails with EOVERFLOW (\"Value too large for defined "
+			     "data type\"). chown %s to yourself, run with --direct, or with "
+			     "HARNESS_WORKSPACE_BACKEND=snapshot (a copy, where they are yours)",
+			     s->mode == HS_CLI_WS_REVIEW ? "review" : "ephemeral", n,
+			     n == 1 ? "y" : "ies", n == 1 ? "is" : "are", path, (unsigned)uid,
+			     (unsigned)gid, n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+	hs_ws_baseline_free(b);
+}
+
 void hs_cli_workspace_abort(struct hs_ws_session *s)
 {
 	session_free(s);
@@ -248,6 +273,8 @@ int hs_cli_workspace_begin(struct hs_plan *plan, const struct hs_cli_run *o,
 		session_free(s);
 		return HS_EXIT_HARNESS;
 	}
+	if (!snap)
+		warn_foreign_owners(s);
 	*out = s;
 	return 0;
 }

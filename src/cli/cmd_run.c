@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -1056,6 +1057,35 @@ static void describe_agent(const struct hs_cli_run *o, const struct hs_policy *p
 	hs_strv_clear(&held);
 }
 
+/* Hides dir, or, when keep (this run's agent state dir) lies beneath it,
+ * every entry of dir but the one on the way to keep, and so on down: keep
+ * is bound there by the plan and needs its parents in place. */
+static int hide_agent_states(struct hs_plan *plan, const char *dir, const char *keep,
+			     struct hs_error *err)
+{
+	size_t n = strlen(dir);
+	if (!keep || strncmp(keep, dir, n) != 0 || keep[n] != '/')
+		return hs_plan_hide_host_path(plan, dir, err);
+	const char *rest = keep + n + 1;
+	size_t clen = strcspn(rest, "/");
+	DIR *d = opendir(dir);
+	int r = 0;
+	struct dirent *e;
+	while (d && r == 0 && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *child = hs_xasprintf("%s/%s", dir, e->d_name);
+		if (strlen(e->d_name) == clen && !strncmp(e->d_name, rest, clen))
+			r = rest[clen] ? hide_agent_states(plan, child, keep, err) : 0;
+		else
+			r = hs_plan_hide_host_path(plan, child, err);
+		free(child);
+	}
+	if (d)
+		closedir(d);
+	return r;
+}
+
 int hs_cmd_run(int argc, char **argv)
 {
 	struct hs_policy p;
@@ -1100,10 +1130,22 @@ int hs_cmd_run(int argc, char **argv)
 		hs_cli_run_free(&o);
 		return HS_EXIT_HARNESS;
 	}
-	/* Staged runs are never visible to a sandbox, whatever it is granted. */
-	char *runs = hs_ws_runs_dir();
+	/* Staged runs and the agents' state dirs (every project's, every
+	 * agent's) are never visible to a sandbox, whatever it is granted; the
+	 * one state dir of this run's agent is bound over the hidden tree. The
+	 * directories are made first: a sandbox started before they exist
+	 * would otherwise see what later runs put there. */
+	char *runs = hs_ws_runs_dir(), *agents = hs_state_path("agents");
+	if (!o.dry_run) {
+		(void)hs_mkdir_p(runs, 0700, false);
+		(void)hs_mkdir_p(agents, 0700, false);
+	}
 	int hidden = hs_plan_hide_host_path(&plan, runs, &err);
+	if (hidden == 0)
+		hidden = hide_agent_states(&plan, agents, o.agent ? o.agent_setup.state_dir : NULL,
+					   &err);
 	free(runs);
+	free(agents);
 	if (hidden < 0) {
 		hs_cli_error("%s", err.msg);
 		hs_plan_cleanup_placeholders(&plan);

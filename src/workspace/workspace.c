@@ -184,6 +184,13 @@ struct base_entry {
 struct hs_ws_baseline {
 	struct base_entry *v;
 	size_t n, cap;
+	/* Entries owned by another user or group than the caller's: a user
+	 * namespace maps only the caller's own, and overlayfs refuses to copy
+	 * such an entry up (EOVERFLOW), so writing it fails inside. */
+	size_t foreign;
+	char *foreign_path; /* the first one */
+	uid_t foreign_uid;
+	gid_t foreign_gid;
 };
 
 static int cmp_base(const void *a, const void *b)
@@ -220,6 +227,13 @@ static int base_walk(struct hs_ws_baseline *b, int dirfd, const char *rel, dev_t
 			b->v = hs_xrealloc(b->v, b->cap * sizeof(*b->v));
 		}
 		char *path = join(rel, e->d_name);
+		if (st.st_uid != geteuid() || st.st_gid != getegid()) {
+			if (!b->foreign++) {
+				b->foreign_path = hs_xstrdup(path);
+				b->foreign_uid = st.st_uid;
+				b->foreign_gid = st.st_gid;
+			}
+		}
 		b->v[b->n++] = (struct base_entry){.path = path, .dev = st.st_dev, .ino = st.st_ino,
 						   .size = st.st_size, .mode = st.st_mode,
 						   .mtime = st.st_mtim, .ctime = st.st_ctim};
@@ -286,6 +300,17 @@ size_t hs_ws_baseline_count(const struct hs_ws_baseline *b)
 	return b ? b->n : 0;
 }
 
+size_t hs_ws_baseline_foreign(const struct hs_ws_baseline *b, const char **path, uid_t *uid,
+			      gid_t *gid)
+{
+	if (b->foreign) {
+		*path = b->foreign_path;
+		*uid = b->foreign_uid;
+		*gid = b->foreign_gid;
+	}
+	return b->foreign;
+}
+
 void hs_ws_baseline_free(struct hs_ws_baseline *b)
 {
 	if (!b)
@@ -293,6 +318,7 @@ void hs_ws_baseline_free(struct hs_ws_baseline *b)
 	for (size_t i = 0; i < b->n; i++)
 		free(b->v[i].path);
 	free(b->v);
+	free(b->foreign_path);
 	free(b);
 }
 

@@ -72,6 +72,12 @@ struct hs_ws_baseline *hs_ws_baseline_new(void);
 void hs_ws_baseline_add(struct hs_ws_baseline *b, const char *path, const struct stat *st);
 void hs_ws_baseline_sort(struct hs_ws_baseline *b);
 size_t hs_ws_baseline_count(const struct hs_ws_baseline *b);
+/* How many entries hs_ws_baseline_take saw owned by another user or group
+ * than the caller's effective ones (the first one's path and ids in the
+ * out parameters, untouched when none): on an overlay in a user namespace
+ * they cannot be written (EOVERFLOW on copy-up). */
+size_t hs_ws_baseline_foreign(const struct hs_ws_baseline *b, const char **path, uid_t *uid,
+			      gid_t *gid);
 
 /* The changes in upper_fd (the workspace's upper dir) against lower_dir
  * (the host dir), sorted by path; base may be NULL (no conflict marks). */

@@ -266,3 +266,26 @@ def test_codex_config_base_url_is_allowed(harness, home, model):
                     "--agent", "codex", timeout=60)
     assert "200" in r.out, r
     assert [p for p, _ in model.seen] == ["/v1/responses"]
+
+
+def test_other_projects_state_is_hidden_even_when_granted(harness, project, tmp_path, state_dir,
+                                                          token):
+    """Every agent state dir but this run's own is hidden, even under a
+    grant of the whole state tree and with a store elsewhere (so the
+    default store's directory is not what hides them)."""
+    other = tmp_path / "other-project"
+    other.mkdir()
+    r = harness.run(f"echo {token} > \"$XDG_DATA_HOME/secret\"", "--agent", "generic", cwd=other)
+    assert r.rc == 0, r
+    audit = tmp_path / "audit.jsonl"
+    r = harness.run(f"grep -r {token} {state_dir} > found.txt 2>&1; "
+                    "echo mine > \"$XDG_DATA_HOME/own\"; true",
+                    "--agent", "generic", "-r", str(state_dir), "--audit", f"jsonl:{audit}")
+    assert r.rc == 0, r
+    assert token not in (project / "found.txt").read_text()
+    assert (agent_state_for(state_dir, "generic", project) / "data" / "own").read_text() == "mine\n"
+
+
+def agent_state_for(state_dir, name, proj):
+    return next(d for d in (state_dir / "harness" / "agents" / name).iterdir()
+                if d.name.startswith(proj.name + "-"))

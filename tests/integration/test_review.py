@@ -442,3 +442,27 @@ def test_the_policy_chooses_the_mode(harness, project, tmp_path, backend):
     r = harness.call(["run", "--policy", str(bad), "--", "true"])
     assert r.rc == 125, r
     assert "bad.json:2:" in r.err and "not a workspace mode" in r.err, r
+
+
+def test_entries_of_another_owner(harness, project, backend):
+    """A user namespace maps only the caller's ids: on the overlay, an entry
+    of another group cannot be copied up (EOVERFLOW), which the run says
+    before the command meets it; the snapshot copy makes it the caller's."""
+    populate(project)
+    other = project / "theirs.txt"
+    other.write_text("theirs\n")
+    gid = next((g for g in (1, 2, 3, 4, 100, 65534) if g != os.getegid()), None)
+    try:
+        os.chown(other, -1, gid)
+    except PermissionError:
+        pytest.skip("this user cannot give a file to another group")
+    r = harness.run("echo more >> theirs.txt 2>&1; echo rc=$?", "--review")
+    if backend == "overlay":
+        assert "another user or group" in r.err and "theirs.txt" in r.err, r
+        assert "Value too large" in r.err and "rc=0" not in r.out, r
+        assert last_run(harness) is None
+    else:
+        assert "rc=0" in r.out, r
+        assert "another user or group" not in r.err, r
+        assert last_run(harness)["files"] == 1
+    assert other.read_text() == "theirs\n"
