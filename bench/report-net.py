@@ -12,6 +12,8 @@ import statistics
 import sys
 from collections import OrderedDict
 
+from benchlib import emit, header, observations, unique
+
 DIRECT = "direct"
 TITLES = {
     "tput": "Throughput: one {size} download (net_bench client)",
@@ -46,14 +48,6 @@ def med(r, key):
     return statistics.median(v) if v else None
 
 
-def users_of(rows):
-    out = []
-    for (u, _, _) in rows:
-        if u not in out:
-            out.append(u)
-    return out
-
-
 def grp(rows, user, group):
     return OrderedDict((n, r) for (u, g, n), r in rows.items() if u == user and g == group)
 
@@ -77,6 +71,19 @@ def srt_peer(g, name):
     return g.get("srt " + mode_of(name).split(",")[0])
 
 
+def commands(out, intro, ok, g):
+    """After a table: INTRO, the exact commands of its rows OK, and the failed
+    runs of the group G."""
+    out.append(intro)
+    for i, (n, r) in enumerate(ok, 1):
+        out.append(f"{i}. `{r['cmd']}`")
+    out.append("")
+    for n, r in g.items():
+        for why in r["failed"]:
+            out.append(f"- **{n}: failed** — {why} (`{r['cmd']}`)")
+    out.append("")
+
+
 def rate_table(out, rows, user, group, key, unit, title, cmd_prefix=""):
     g = grp(rows, user, group)
     if not g:
@@ -97,14 +104,7 @@ def rate_table(out, rows, user, group, key, unit, title, cmd_prefix=""):
             f"{'1' if n == DIRECT else ratio(m, dm)} | {ratio(m, sm) if sm else ''} |"
         )
     out.append("")
-    out.append("Exact commands (no shell; cwd: the user's scratch work dir, which holds `net_bench`):\n")
-    for i, (n, r) in enumerate(ok, 1):
-        out.append(f"{i}. `{r['cmd']}`")
-    out.append("")
-    for n, r in g.items():
-        for why in r["failed"]:
-            out.append(f"- **{n}: failed** — {why} (`{r['cmd']}`)")
-    out.append("")
+    commands(out, "Exact commands (no shell; cwd: the user's scratch work dir, which holds `net_bench`):\n", ok, g)
 
 
 def n0(x):
@@ -150,15 +150,8 @@ def mem_table(out, rows, user, conns):
             f"| {f1(med(r, 'rps'))} |"
         )
     out.append("")
-    out.append("Exact commands (started in the background; memory sampled once all connections are open, and again "
-               "after the requests made while they are open):\n")
-    for i, (n, r) in enumerate(ok, 1):
-        out.append(f"{i}. `{r['cmd']}`")
-    out.append("")
-    for n, r in g.items():
-        for why in r["failed"]:
-            out.append(f"- **{n}: failed** — {why} (`{r['cmd']}`)")
-    out.append("")
+    commands(out, "Exact commands (started in the background; memory sampled once all connections are open, and again "
+             "after the requests made while they are open):\n", ok, g)
 
 
 def headline(rows, user, a):
@@ -251,24 +244,16 @@ def main():
         ap.add_argument("--" + k, type=int, required=True)
     a = ap.parse_args()
     rows = load(a.data)
-    users = users_of(rows)
+    users = unique(u for u, _, _ in rows)
     size = f"{a.bytes / 2**30:g} GiB" if a.bytes >= 2**30 else f"{a.bytes / 2**20:g} MiB"
 
-    out = ["# harness egress proxy: benchmark results", ""]
-    out.append(
+    out = header(
+        "harness egress proxy: benchmark results",
         "Written by `bench/run-net.sh` (`make bench-net`); every figure below comes from one run on the machine "
         "described here, all paths measured side by side. Do not edit by hand: rerun. "
-        "See bench/README.md for what each benchmark measures."
+        "See bench/README.md for what each benchmark measures.",
+        a.facts,
     )
-    out.append("")
-    out.append("## Machine\n")
-    out.append("| | |")
-    out.append("|---|---|")
-    with open(a.facts) as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition("\t")
-            out.append(f"| {k} | {v} |")
-    out.append("")
     out.append(
         f"Method: one client (`bench/net_bench.c`, built by the script) and one server (`net_bench serve` on "
         f"{a.server}, the host's loopback) for every row; inside the sandboxes the client takes the proxy from "
@@ -292,12 +277,7 @@ def main():
     for u in users:
         out += headline(rows, u, a)
     out.append("")
-    with open(a.notes) as f:
-        notes = f.read().strip()
-    if notes:
-        out.append("## Observations made during the run\n")
-        out.append(notes)
-        out.append("")
+    out += observations(a.notes)
     out.append("## Details\n")
     for u in users:
         rate_table(out, rows, u, "tput", "MBps", "MB/s", TITLES["tput"].format(size=size))
@@ -305,7 +285,7 @@ def main():
         rate_table(out, rows, u, "rps", "rps", "req/s", TITLES["rps"].format(reqs=a.requests, body=a.body))
         rate_table(out, rows, u, "rps-ka", "rps", "req/s", TITLES["rps-ka"].format(ka=a.ka_requests, body=a.body))
         mem_table(out, rows, u, a.conns)
-    print("\n".join(out).rstrip() + "\n")
+    emit(out)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,13 @@ group, JSON prefix, name, cwd, command), merges the rounds of each group
 facts, a headline per user, then one table per benchmark with medians,
 min, p90, mean and standard deviation, and ratios against bare and against
 bubblewrap. Ratios of medians carry a 95% bootstrap interval so that noise
-is visible rather than rounded away.
+is visible rather than rounded away (the statistics and the parts every
+report has are in bench/benchlib.py).
 """
 import argparse
-import glob
-import json
-import random
-import statistics
 import sys
+
+from benchlib import by, command_table, emit, header, load, ms, observations, ratio, ratio_ci, unique
 
 GROUP_TITLES = {
     "startup": "Startup: sandboxed /bin/true",
@@ -32,126 +31,15 @@ HARNESS = "harness"
 UNPROT = "harness --unprotect (no placeholders)"
 
 
-def quantile(xs, q):
-    xs = sorted(xs)
-    if len(xs) == 1:
-        return xs[0]
-    pos = (len(xs) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
-def ratio_ci(a, b, n=2000, seed=1):
-    """95% bootstrap interval of median(a) / median(b)."""
-    rng = random.Random(seed)
-    rs = []
-    for _ in range(n):
-        ma = statistics.median(rng.choices(a, k=len(a)))
-        mb = statistics.median(rng.choices(b, k=len(b)))
-        rs.append(ma / mb)
-    rs.sort()
-    return rs[int(0.025 * n)], rs[int(0.975 * n) - 1]
-
-
-def ms(x):
-    x *= 1000.0
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
-
-
-def load(manifest):
-    rows = []
-    with open(manifest) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 6:
-                continue
-            user, group, prefix, name, cwd, cmd = parts
-            rows.append(dict(user=user, group=group, prefix=prefix, name=name, cwd=cwd, cmd=cmd))
-    cache = {}
-    for r in rows:
-        if r["prefix"] == "-":
-            r["failed"] = r["cmd"]
-            continue
-        if r["prefix"] not in cache:
-            merged = {}
-            for path in sorted(glob.glob(r["prefix"] + ".*.json")):
-                with open(path) as f:
-                    for res in json.load(f)["results"]:
-                        m = merged.setdefault(res["command"], {"times": [], "user": [], "system": [], "exit": []})
-                        m["times"] += res["times"]
-                        m["user"].append((res["user"], len(res["times"])))
-                        m["system"].append((res["system"], len(res["times"])))
-                        m["exit"] += res.get("exit_codes") or []
-            cache[r["prefix"]] = merged
-        m = cache[r["prefix"]].get(r["name"])
-        if not m or not m["times"]:
-            r["failed"] = "no timing data"
-            continue
-        t = m["times"]
-        r["times"] = t
-        r["n"] = len(t)
-        r["median"] = statistics.median(t)
-        r["min"] = min(t)
-        r["p90"] = quantile(t, 0.9)
-        r["max"] = max(t)
-        r["mean"] = statistics.fmean(t)
-        r["sd"] = statistics.stdev(t) if len(t) > 1 else 0.0
-        w = sum(k for _, k in m["user"])
-        r["cpu_user"] = sum(v * k for v, k in m["user"]) / w
-        r["cpu_sys"] = sum(v * k for v, k in m["system"]) / w
-        r["nonzero_exit"] = sum(1 for e in m["exit"] if e)
-    return rows
-
-
-def by(rows, user, group):
-    return {r["name"]: r for r in rows if r["user"] == user and r["group"] == group}
-
-
-def fmt_ratio(r, ref):
-    if not ref or "median" not in ref or "median" not in r:
-        return "n/a"
-    if r is ref:
-        return "1"
-    lo, hi = ratio_ci(r["times"], ref["times"])
-    return f"{r['median'] / ref['median']:.2f} ({lo:.2f}–{hi:.2f})"
-
-
 def table(out, rows, user, group):
     g = by(rows, user, group)
-    if not g:
-        return
     bare, bw = g.get(BARE), g.get(BWRAP)
-    out.append(f"### {GROUP_TITLES.get(group, group)} — as {user}\n")
-    ok = [r for r in g.values() if "median" in r]
-    if ok:
-        out.append(
-            "| # | command | runs | median ms | min ms | p90 ms | mean ± sd ms | user+sys CPU ms "
-            "| − bare ms | × bare (95% CI) | × bwrap (95% CI) |"
-        )
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-        for i, r in enumerate(ok, 1):
-            over = ms(r["median"] - bare["median"]) if bare and "median" in bare else "n/a"
-            out.append(
-                f"| {i} | {r['name']} | {r['n']} | **{ms(r['median'])}** | {ms(r['min'])} | {ms(r['p90'])} "
-                f"| {ms(r['mean'])} ± {ms(r['sd'])} | {ms(r['cpu_user'] + r['cpu_sys'])} | {over} "
-                f"| {fmt_ratio(r, bare)} | {fmt_ratio(r, bw)} |"
-            )
-        out.append("")
-        out.append("Exact commands (run with `hyperfine -N`, no shell; cwd in brackets):\n")
-        for i, r in enumerate(ok, 1):
-            out.append(f"{i}. [`{r['cwd']}`] `{r['cmd']}`")
-            if r.get("nonzero_exit"):
-                out.append(f"   - {r['nonzero_exit']} runs exited non-zero")
-        out.append("")
-    for r in g.values():
-        if "failed" in r:
-            out.append(f"- **{r['name']}: not measured** — {r['failed']}")
-    out.append("")
+    command_table(
+        out, f"{GROUP_TITLES.get(group, group)} — as {user}", g,
+        ["mean ± sd ms", "user+sys CPU ms", "− bare ms", "× bare (95% CI)", "× bwrap (95% CI)"],
+        lambda r: [f"{ms(r['mean'])} ± {ms(r['sd'])}", ms(r["cpu_user"] + r["cpu_sys"]),
+                   ms(r["median"] - bare["median"]) if bare and "median" in bare else "n/a",
+                   ratio(r, bare, 2), ratio(r, bw, 2)])
 
 
 def verdict_startup(rows, user, group="startup", where=""):
@@ -228,26 +116,15 @@ def main():
     a = ap.parse_args()
 
     rows = load(a.manifest)
-    users = []
-    for r in rows:
-        if r["user"] not in users:
-            users.append(r["user"])
+    users = unique(r["user"] for r in rows)
 
-    out = ["# harness benchmark results", ""]
-    out.append(
+    out = header(
+        "harness benchmark results",
         "Written by `bench/run.sh` (`make bench`); every figure below comes from one run on the machine "
         "described here, all tools measured side by side. Do not edit by hand: rerun. "
-        "See bench/README.md for what each benchmark measures."
+        "See bench/README.md for what each benchmark measures.",
+        a.facts,
     )
-    out.append("")
-    out.append("## Machine\n")
-    out.append("| | |")
-    out.append("|---|---|")
-    with open(a.facts) as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition("\t")
-            out.append(f"| {k} | {v} |")
-    out.append("")
     out.append(
         f"Runs per command: startup {a.startup_runs} (4 rounds, 5 warmups each), spaced startup {a.spaced_runs} "
         f"(2 rounds, 2 warmups each, `sleep {a.spacing}` before every run, outside the timing), srt startup {a.srt_runs} "
@@ -282,18 +159,13 @@ def main():
     )
     out.append("")
 
-    with open(a.notes) as f:
-        notes = f.read().strip()
-    if notes:
-        out.append("## Observations made during the run\n")
-        out.append(notes)
-        out.append("")
+    out += observations(a.notes)
 
     out.append("## Details\n")
     for u in users:
         for g in ("startup", "startup-spaced", "startup-tmpfs", "startup-srt", "make", "git"):
             table(out, rows, u, g)
-    print("\n".join(out).rstrip() + "\n")
+    emit(out)
 
 
 if __name__ == "__main__":

@@ -41,13 +41,10 @@
 # BENCH_USER (harness-bench), BENCH_KEEP=1 keeps the scratch tree.
 set -euo pipefail
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ $# -eq 1 ] || die "usage: $0 PATH/TO/harness"
-[ -x "$1" ] || die "$1: not an executable"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-HARNESS=$(realpath "$1")
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
+bench_args "$@"
 OUT="$BENCH_DIR/RESULTS-exec.md"
 
 EXECS=${BENCH_EXECS:-2000}
@@ -55,65 +52,14 @@ LOOP_RUNS=${BENCH_LOOP_RUNS:-8}
 MAKE_FILES=${BENCH_MAKE_FILES:-40}
 MAKE_RUNS=${BENCH_MAKE_RUNS:-8}
 ROUNDS=${BENCH_ROUNDS:-4}
-BUSER=${BENCH_USER:-harness-bench}
-CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
+# Every group leaves a line on the load in the report's observations.
+GROUP_LOAD_NOTE=1
 
-for t in hyperfine bwrap gcc make python3; do
-	command -v "$t" >/dev/null || die "$t not found (run: bash scripts/install-deps.sh bench)"
-done
-PY=$(command -v python3)
-HAVE_PERF=0
-command -v perf >/dev/null && HAVE_PERF=1
+need hyperfine bwrap gcc make python3
 
-T_START=$(date +%s)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-BUSY_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 5 {printf "%s%s (%s%%)", sep, $2, $1; sep=", "}')
-BASE=$(mktemp -d /tmp/harness-bench-exec.XXXXXX)
-chmod 755 "$BASE"
-TMPFS=""
-cleanup() {
-	[ -z "$TMPFS" ] || umount "$TMPFS" 2>/dev/null || true
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$BASE"
-}
-trap cleanup EXIT
-if [ "$(id -u)" -eq 0 ] && mkdir -p "$BASE/tmpfs" && mount -t tmpfs -o size=1g,mode=755 harness-bench-exec "$BASE/tmpfs"; then
-	TMPFS="$BASE/tmpfs"
-fi
-LOG="$BASE/log"
-mkdir -p "$LOG"
-echo "bench: scratch tree $BASE" >&2
-
-# ---------------------------------------------------------------- users
-USERS=()
-if [ "$(id -u)" -eq 0 ]; then
-	USERS+=(root)
-	if ! id "$BUSER" >/dev/null 2>&1; then
-		useradd -m -s /bin/bash "$BUSER" || die "useradd $BUSER failed"
-	fi
-	USERS+=("$BUSER")
-else
-	USERS+=("$(id -un)")
-fi
-
-# as USER CMD...: run CMD as USER with a clean, identical environment.
-as() {
-	local u=$1; shift
-	local home
-	home=$(getent passwd "$u" | cut -d: -f6)
-	if [ "$u" = "$(id -un)" ]; then
-		env -i PATH="$CLEAN_PATH" HOME="$home" LANG=C.UTF-8 USER="$u" LOGNAME="$u" "$@"
-	else
-		runuser -u "$u" -- env -i PATH="$CLEAN_PATH" HOME="$home" LANG=C.UTF-8 USER="$u" LOGNAME="$u" "$@"
-	fi
-}
-
-# Measure a snapshot of the binary (a rebuild during the run must not mix two
-# builds), reachable by every measured user.
-HARNESS_ORIG=$HARNESS
-mkdir -p "$BASE/bin"
-cp "$HARNESS" "$BASE/bin/harness"
-chmod 755 "$BASE/bin" "$BASE/bin/harness"
-HARNESS="$BASE/bin/harness"
+bench_start harness-bench-exec 1g
+bench_users
+snapshot_harness
 
 # ---------------------------------------------------------------- workloads
 gen_loop() { # DIR: DIR/exec-loop.sh, EXECS runs of /bin/true from one sh
@@ -123,58 +69,8 @@ while [ \$i -lt $EXECS ]; do /bin/true; i=\$((i+1)); done
 EOF
 }
 
-gen_cproject() { # DIR: MAKE_FILES small C files + main.c + Makefile
-	local d=$1 i j
-	mkdir -p "$d/src"
-	for i in $(seq -w 1 "$MAKE_FILES"); do
-		{
-			echo "#include <stdint.h>"
-			echo "#include <string.h>"
-			for j in 1 2 3; do
-				cat <<EOF
-static uint64_t mix${j}(uint64_t x) { x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; return x + ${j}; }
-uint64_t f${i}_${j}(const char *s, uint64_t seed)
-{
-	uint64_t h = seed;
-	size_t n = strlen(s);
-	for (size_t k = 0; k < n; k++) {
-		h = mix${j}(h ^ (uint64_t)(unsigned char)s[k]);
-		if (h % 7 == ${j}) h += k * ${j}; else h -= k;
-	}
-	return h;
-}
-EOF
-			done
-			echo "uint64_t f${i}(const char *s) { return f${i}_1(s, 1) ^ f${i}_2(s, 2) ^ f${i}_3(s, 3); }"
-		} >"$d/src/f$i.c"
-	done
-	{
-		echo "#include <stdio.h>"
-		echo "#include <stdint.h>"
-		for i in $(seq -w 1 "$MAKE_FILES"); do echo "uint64_t f$i(const char *s);"; done
-		echo "int main(int argc, char **argv) { const char *s = argc > 1 ? argv[1] : \"bench\"; uint64_t h = 0;"
-		for i in $(seq -w 1 "$MAKE_FILES"); do echo "	h ^= f$i(s);"; done
-		printf '\tprintf("%%llx\\n", (unsigned long long)h); return 0; }\n'
-	} >"$d/src/main.c"
-	cat >"$d/Makefile" <<'EOF'
-CC = gcc
-CFLAGS = -O2 -Wall
-SRCS := $(wildcard src/*.c)
-OBJS := $(SRCS:.c=.o)
-prog: $(OBJS)
-	$(CC) -o $@ $(OBJS)
-src/%.o: src/%.c
-	$(CC) $(CFLAGS) -c -o $@ $<
-clean:
-	rm -f prog src/*.o
-.PHONY: clean
-EOF
-}
-
-# wdir USER: the user's scratch dir on disk (policy file, audit stores, JSON);
-# fdir USER: the workloads' dir, on tmpfs when there is one.
-wdir() { echo "$BASE/disk/$1"; }
-fdir() { if [ -n "$TMPFS" ]; then echo "$TMPFS/$1"; else wdir "$1"; fi; }
+# wdir USER (policy file, audit stores, JSON) and fdir USER (the workloads)
+# as in bench/lib.sh.
 for u in "${USERS[@]}"; do
 	W=$(wdir "$u") F=$(fdir "$u")
 	mkdir -p "$W/json" "$W/audit" "$F/loop" "$F/make"
@@ -182,16 +78,12 @@ for u in "${USERS[@]}"; do
 	# command rules go.
 	echo '{"commands": {"defaults": false}}' >"$W/no-command-rules.json"
 	gen_loop "$F/loop"
-	gen_cproject "$F/make"
-	[ "$u" = "$(id -un)" ] || chown -R "$u" "$W" "$F"
+	gen_cproject "$F/make" "$MAKE_FILES"
+	[ "$u" = "$ME" ] || chown -R "$u" "$W" "$F"
 done
 chmod 755 "$BASE/disk"
 
 # ---------------------------------------------------------------- commands
-bwrap_cmp() { # DIR: bubblewrap with comparable isolation (as in bench/run.sh)
-	echo "bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr --ro-bind /etc /etc --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --tmpfs /tmp --bind $1 $1 --dev /dev --proc /proc --chdir $1"
-}
-
 # Row names; report-exec reads them back (keep in sync with the Python below).
 N_BARE="bare"
 N_BWRAP="bwrap (comparable)"
@@ -213,85 +105,7 @@ harness_rows() {
 		"$N_JNORULES=$HARNESS run --policy $W/no-command-rules.json --audit jsonl:$A/norules.jsonl -- $wl"
 }
 
-MANIFEST="$BASE/manifest.tsv"
-: >"$MANIFEST"
-
-# smoke USER DIR CMD: run CMD once; 0 if it exits 0.
-smoke() {
-	local u=$1 d=$2 cmd=$3 errf="$LOG/smoke.$$.err"
-	# shellcheck disable=SC2086 # CMD is a word list by design (as hyperfine -N splits it)
-	(cd "$d" && as "$u" $cmd) >/dev/null 2>"$errf"
-}
-
-# others_busy: processes at or above 20% CPU (ps: lifetime average) whose cwd
-# is not in the scratch tree: other people's work sharing the machine.
-others_busy() {
-	local pid pc comm cwd list=""
-	while read -r pid pc comm; do
-		awk -v p="$pc" 'BEGIN {exit !(p >= 20)}' || continue
-		cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
-		case "$cwd" in "$BASE"*) continue ;; esac
-		list="$list${list:+, }$comm ($pc%)"
-	done < <(ps -eo pid=,pcpu=,comm= --sort=-pcpu | head -40)
-	echo "${list:-none}"
-}
-
-# group USER GROUP DIR RUNS WARMUP PREPARE ROUNDS NAME=CMD...
-# As in bench/run.sh: RUNS split over ROUNDS hyperfine calls, every other one
-# in reverse order; a command that fails its smoke run is reported, not timed.
-group() {
-	local u=$1 g=$2 d=$3 runs=$4 warm=$5 prep=$6 rounds=$7
-	shift 7
-	local names=() cmds=() nc
-	for nc in "$@"; do
-		local n=${nc%%=*} c=${nc#*=}
-		if [ -n "$prep" ]; then
-			# shellcheck disable=SC2086
-			(cd "$d" && as "$u" $prep) >/dev/null 2>&1 || true
-		fi
-		if smoke "$u" "$d" "$c"; then
-			names+=("$n")
-			cmds+=("$c")
-		else
-			local why
-			why=$(tail -c 300 "$LOG/smoke.$$.err" | tr '\n\t' '  ')
-			printf '%s\t%s\t-\t%s\t%s\tFAILED: exit status non-zero: %s\n' "$u" "$g" "$n" "$d" "$why" >>"$MANIFEST"
-			echo "bench: [$u] $g/$n failed its smoke run: $why" >&2
-		fi
-	done
-	[ ${#names[@]} -gt 0 ] || return 0
-	local load0
-	load0=$(cut -d' ' -f1 /proc/loadavg)
-	local per=$(((runs + rounds - 1) / rounds)) r i
-	for r in $(seq 1 "$rounds"); do
-		local args=() json order
-		json="$(wdir "$u")/json/$g.$r.json"
-		if [ $((r % 2)) -eq 1 ]; then order=$(seq 0 $((${#names[@]} - 1))); else order=$(seq $((${#names[@]} - 1)) -1 0); fi
-		for i in $order; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-		[ -n "$prep" ] && args=(--prepare "$prep" "${args[@]}")
-		echo "bench: [$u] $g round $r/$rounds: ${#names[@]} commands, $per runs each" >&2
-		if ! (cd "$d" && as "$u" hyperfine -N --style basic --warmup "$warm" --runs "$per" \
-			--export-json "$json" "${args[@]}") >"$LOG/$u.$g.$r.log" 2>&1; then
-			echo "bench: [$u] hyperfine failed for $g round $r; see below" >&2
-			tail -20 "$LOG/$u.$g.$r.log" >&2
-			for i in "${!names[@]}"; do
-				printf '%s\t%s\t-\t%s\t%s\tFAILED: hyperfine aborted (round %s): %s\n' "$u" "$g" "${names[$i]}" "$d" "$r" \
-					"$(tail -c 300 "$LOG/$u.$g.$r.log" | tr '\n\t' '  ')" >>"$MANIFEST"
-			done
-			return 0
-		fi
-	done
-	for i in "${!names[@]}"; do
-		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$u" "$g" "$(wdir "$u")/json/$g" "${names[$i]}" "$d" "${cmds[$i]}" >>"$MANIFEST"
-	done
-	# The measured commands alone keep up to 2 CPUs busy (make -j2), so a
-	# 1-minute load well above that means other work shared the machine.
-	echo "- [$u] $g: 1-minute load average $load0 before, $(cut -d' ' -f1 /proc/loadavg) after ($(nproc) CPUs); busy processes outside the scratch tree at the end: $(others_busy)." >>"$NOTES"
-}
-
 # ---------------------------------------------------------------- probes
-NOTES="$BASE/notes.md"
-: >"$NOTES"
 # How many execs each workload makes, as harness's audit summary counts them
 # (one run with a JSONL store outside the timed ones).
 probe_execs() {
@@ -353,59 +167,34 @@ for u in "${USERS[@]}"; do
 	fi
 done
 
-T_END=$(date +%s)
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_end
 
 # ---------------------------------------------------------------- facts
-FACTS="$BASE/facts.tsv"
-virt() {
-	local vm ct
-	vm=$(systemd-detect-virt --vm 2>/dev/null) || vm=none
-	[ "$vm" = none ] && grep -qw hypervisor /proc/cpuinfo && vm='yes (hypervisor CPU flag)'
-	ct=$(systemd-detect-virt --container 2>/dev/null) || ct=none
-	echo "VM: $vm; container: $ct"
-}
 {
-	printf 'Date (UTC)\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S')"
-	printf 'Kernel\t%s\n' "$(uname -srm)"
-	printf 'CPU\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-	printf 'Cores (online)\t%s\n' "$(nproc)"
-	printf 'Memory\t%s\n' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-	printf 'Virtualization\t%s\n' "$(virt)"
-	printf 'OS\t%s\n' "$(. /etc/os-release && echo "$PRETTY_NAME")"
-	printf 'cgroups\t%s\n' "$(if [ -e /sys/fs/cgroup/cgroup.controllers ]; then echo 'v2 (unified)'; elif [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then echo 'hybrid v1 + v2 (pids controller on v1)'; else echo v1; fi)"
+	facts_machine
+	facts_cgroups
 	printf 'Workloads (sandbox cwd)\t%s\n' "$([ -n "$TMPFS" ] && echo 'tmpfs mounted for the run' || echo "$(findmnt -no FSTYPE -T "$BASE" | head -1) (tmpfs needs root)")"
 	printf 'Audit stores\t%s (%s), in %s\n' "$(findmnt -no FSTYPE -T "$BASE" | head -1)" "$(findmnt -no OPTIONS -T "$BASE" | head -1)" "$BASE/disk/USER/audit"
-	printf 'harness\t%s (%s, copied to the scratch dir for the run; sha256 %s)\n' "$("$HARNESS" --version 2>&1 | head -1)" "$HARNESS_ORIG" "$(sha256sum "$HARNESS" | cut -c1-16)"
-	if [ -f "$(dirname "$HARNESS_ORIG")/meson-info/intro-buildoptions.json" ]; then
-		printf 'harness build\t%s\n' "$("$PY" -c 'import json,sys; o={x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}; print("meson buildtype=%s, optimization=%s, b_sanitize=%s" % (o.get("buildtype"), o.get("optimization"), o.get("b_sanitize")))' \
-			"$(dirname "$HARNESS_ORIG")/meson-info/intro-buildoptions.json" 2>/dev/null || echo '?')"
-	fi
-	if git -C "$REPO" rev-parse HEAD >/dev/null 2>&1; then
-		printf 'Repository commit\t%s%s\n' "$(git -C "$REPO" rev-parse --short HEAD)" \
-			"$([ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (working tree has uncommitted changes)')"
-	fi
+	facts_harness
+	facts_build
+	facts_commit
 	printf 'bubblewrap\t%s\n' "$(bwrap --version)"
 	printf 'hyperfine\t%s\n' "$(hyperfine --version)"
-	printf 'perf\t%s\n' "$([ $HAVE_PERF = 1 ] && perf --version 2>&1 | head -1 || echo 'not on PATH: no supervisor CPU figures')"
+	facts_perf
 	printf 'sh / gcc / make\t%s / %s / %s\n' "$(readlink -f /bin/sh)" "$(gcc -dumpfullversion)" "$(make --version | head -1)"
-	printf 'Users measured\t%s\n' "${USERS[*]}"
-	printf 'Load average (1/5/15 min) at start / end\t%s / %s\n' "$LOAD_START" "$LOAD_END"
-	printf 'Processes above 5%% CPU at start (lifetime average)\t%s\n' "${BUSY_START:-none}"
-	printf 'Total bench time\t%s s\n' "$((T_END - T_START))"
+	facts_end
 } >"$FACTS"
 
 # ---------------------------------------------------------------- report
 "$PY" -B - "$BENCH_DIR" "$MANIFEST" "$FACTS" "$NOTES" "$BASE/execs.tsv" "$BASE" "$BASE/supcpu.tsv" \
 	"$EXECS" "$LOOP_RUNS" "$MAKE_FILES" "$MAKE_RUNS" "$ROUNDS" >"$OUT.tmp" <<'PYEOF'
 import re
-import statistics
 import sys
 
 bench_dir, manifest, facts, notes, execs_tsv, scratch, supcpu_tsv = sys.argv[1:8]
 n_execs, loop_runs, make_files, make_runs, rounds = map(int, sys.argv[8:13])
 sys.path.insert(0, bench_dir)
-import report  # bench/report.py: load(), ratio_ci(), ms()
+from benchlib import by, command_table, emit, goal_verdict, header, load, ms, observations, ok, ratio, ratio_ci, unique
 
 BARE = "bare"
 BWRAP = "bwrap (comparable)"
@@ -418,29 +207,13 @@ TITLES = {
     "make": f"make -j2 of {make_files} C files (clean between runs)",
 }
 
-rows = report.load(manifest)
-users = []
-for r in rows:
-    if r["user"] not in users:
-        users.append(r["user"])
+rows = load(manifest)
+users = unique(r["user"] for r in rows)
 execs = {}
 with open(execs_tsv) as f:
     for line in f:
         u, g, n = line.rstrip("\n").split("\t")
         execs[(u, g)] = int(n) if n.isdigit() else None
-
-
-def ok(r):
-    return r is not None and "median" in r
-
-
-def ratio(r, ref):
-    if not ok(r) or not ok(ref):
-        return "n/a"
-    if r is ref:
-        return "1"
-    lo, hi = report.ratio_ci(r["times"], ref["times"])
-    return f"{r['median'] / ref['median']:.3f} ({lo:.3f}–{hi:.3f})"
 
 
 def per_exec(r, off, n):
@@ -450,30 +223,17 @@ def per_exec(r, off, n):
 
 
 def verdict(r, off):
-    lo, hi = report.ratio_ci(r["times"], off["times"])
-    if hi <= GOAL:
-        return "within 10% of interception off: goal met"
-    if lo > GOAL:
-        return "more than 10% over interception off: goal not met"
-    return "possibly over 10%: the interval straddles the goal"
+    return goal_verdict(r, off, "interception off", GOAL, straddle_of=False)
 
 
-out = ["# Exec interception and audit: benchmark results", ""]
-out.append(
+out = header(
+    "Exec interception and audit: benchmark results",
     "Written by `bench/run-exec.sh` (`make bench-exec`); every figure comes from one run on the machine "
     "described here. Do not edit by hand: rerun. See bench/README.md for what is measured and how "
     "interception is switched off. Goal (issue 3): exec interception within 10% of the same sandbox "
-    "without it; it counts as met only when the whole 95% interval of the ratio is at or below 1.10."
+    "without it; it counts as met only when the whole 95% interval of the ratio is at or below 1.10.",
+    facts,
 )
-out.append("")
-out.append("## Machine\n")
-out.append("| | |")
-out.append("|---|---|")
-with open(facts) as f:
-    for line in f:
-        k, _, v = line.rstrip("\n").partition("\t")
-        out.append(f"| {k} | {v} |")
-out.append("")
 out.append(
     f"Runs per command: loop {loop_runs}, make {make_runs}, each in {rounds} hyperfine calls (rounds) "
     "over all commands of the group, every other round in reverse order, no warmup (an untimed smoke "
@@ -486,17 +246,17 @@ out.append("")
 out.append("## Headline\n")
 for u in users:
     for g in ("loop", "make"):
-        grp = report.by(rows, u, g)
+        grp = by(rows, u, g)
         off, bare, bw = grp.get(OFF), grp.get(BARE), grp.get(BWRAP)
         n = execs.get((u, g))
         if not ok(off):
             out.append(f"- {TITLES[g]} ({u}): interception off not measured, no verdict.")
             continue
-        base = f"- {TITLES[g]} ({u}): interception off {report.ms(off['median'])} ms"
+        base = f"- {TITLES[g]} ({u}): interception off {ms(off['median'])} ms"
         if ok(bare):
-            base += f" (bare {report.ms(bare['median'])} ms, ×{off['median'] / bare['median']:.3f})"
+            base += f" (bare {ms(bare['median'])} ms, ×{off['median'] / bare['median']:.3f})"
         if ok(bw):
-            base += f", bubblewrap {report.ms(bw['median'])} ms"
+            base += f", bubblewrap {ms(bw['median'])} ms"
         out.append(base + f"; {n if n else '?'} execs per run.")
         for name in ON:
             r = grp.get(name)
@@ -504,10 +264,10 @@ for u in users:
                 if r and "failed" in r:
                     out.append(f"  - {name}: not measured — {r['failed']}")
                 continue
-            lo, hi = report.ratio_ci(r["times"], off["times"])
+            lo, hi = ratio_ci(r["times"], off["times"])
             pe = per_exec(r, off, n)
             out.append(
-                f"  - {name}: {report.ms(r['median'])} ms = {(r['median'] / off['median'] - 1) * 100:+.1f}% "
+                f"  - {name}: {ms(r['median'])} ms = {(r['median'] / off['median'] - 1) * 100:+.1f}% "
                 f"(ratio {lo:.3f}–{hi:.3f}), {pe} µs per exec: {verdict(r, off)}."
             )
 out.append("")
@@ -564,50 +324,24 @@ try:
 except OSError:
     pass
 
-with open(notes) as f:
-    nt = f.read().strip()
-if nt:
-    out.append("## Observations made during the run\n")
-    out.append(nt)
-    out.append("")
+out += observations(notes)
 
 out.append("## Details\n")
 for u in users:
     for g in ("loop", "make"):
-        grp = report.by(rows, u, g)
-        if not grp:
-            continue
+        grp = by(rows, u, g)
         off, bare, bw = grp.get(OFF), grp.get(BARE), grp.get(BWRAP)
         n = execs.get((u, g))
-        out.append(f"### {TITLES[g]} — as {u}\n")
-        good = [r for r in grp.values() if ok(r)]
-        if good:
-            out.append("| # | command | runs | median ms | min ms | p90 ms | mean ± sd ms | × bare (95% CI) "
-                       "| × interception off (95% CI) | × bwrap (95% CI) | µs per exec over off |")
-            out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-            for i, r in enumerate(good, 1):
-                out.append(
-                    f"| {i} | {r['name']} | {r['n']} | **{report.ms(r['median'])}** | {report.ms(r['min'])} "
-                    f"| {report.ms(r['p90'])} | {report.ms(r['mean'])} ± {report.ms(r['sd'])} "
-                    f"| {ratio(r, bare)} | {ratio(r, off)} | {ratio(r, bw)} "
-                    f"| {per_exec(r, off, n) if r['name'] in ON else ''} |"
-                )
-            out.append("")
-            out.append("Exact commands (run with `hyperfine -N`, no shell; cwd in brackets):\n")
-            for i, r in enumerate(good, 1):
-                out.append(f"{i}. [`{r['cwd']}`] `{r['cmd']}`")
-                if r.get("nonzero_exit"):
-                    out.append(f"   - {r['nonzero_exit']} runs exited non-zero")
-            out.append("")
-        for r in grp.values():
-            if "failed" in r:
-                out.append(f"- **{r['name']}: not measured** — {r['failed']}")
-        out.append("")
+        command_table(
+            out, f"{TITLES[g]} — as {u}", grp,
+            ["mean ± sd ms", "× bare (95% CI)", "× interception off (95% CI)", "× bwrap (95% CI)",
+             "µs per exec over off"],
+            lambda r: [f"{ms(r['mean'])} ± {ms(r['sd'])}", ratio(r, bare), ratio(r, off), ratio(r, bw),
+                       per_exec(r, off, n) if r["name"] in ON else ""])
 out.append(
     f"`exec-loop.sh` is `i=0; while [ $i -lt {n_execs} ]; do /bin/true; i=$((i+1)); done`; "
     "`no-command-rules.json` is `{\"commands\": {\"defaults\": false}}` (layered on the default policy)."
 )
-print("\n".join(out).rstrip() + "\n")
+emit(out)
 PYEOF
-mv "$OUT.tmp" "$OUT"
-echo "bench: wrote $OUT ($((T_END - T_START)) s)" >&2
+bench_finish

@@ -31,13 +31,11 @@
 # BENCH_USER (harness-bench), BENCH_KEEP=1 keeps the scratch tree.
 set -euo pipefail
 
-die() { echo "bench-net: $*" >&2; exit 1; }
-[ $# -eq 1 ] || die "usage: $0 PATH/TO/harness"
-[ -x "$1" ] || die "$1: not an executable"
+BENCH_TAG=bench-net
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-HARNESS=$(realpath "$1")
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
+bench_args "$@"
 OUT="$BENCH_DIR/RESULTS-net.md"
 
 BYTES=${NETBENCH_BYTES:-1073741824}
@@ -50,85 +48,42 @@ KA_REQS=${NETBENCH_KA_REQUESTS:-5000}
 CONNS=${NETBENCH_CONNS:-1000}
 HELD_REQS=${NETBENCH_HELD_REQUESTS:-200}
 MEM_ROUNDS=${NETBENCH_MEM_ROUNDS:-3}
-BUSER=${BENCH_USER:-harness-bench}
-CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
 BODY=100
 
-for t in gcc python3 curl; do
-	command -v "$t" >/dev/null || die "$t not found (run: bash scripts/install-deps.sh bench)"
-done
-PY=$(command -v python3)
+need gcc python3 curl
 HAVE_SRT=0
 if [ "$(id -u)" -eq 0 ] && command -v srt >/dev/null && command -v rg >/dev/null &&
 	command -v socat >/dev/null && command -v bwrap >/dev/null; then
 	HAVE_SRT=1
 fi
 
-T_START=$(date +%s)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-BUSY_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 5 {printf "%s%s (%s%%)", sep, $2, $1; sep=", "}')
-BASE=$(mktemp -d /tmp/harness-bench-net.XXXXXX)
-chmod 755 "$BASE"
-SERVER_PID=""
-cleanup() {
-	[ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$BASE"
-}
-trap cleanup EXIT
-LOG="$BASE/log"
-mkdir -p "$LOG" "$BASE/bin"
-echo "bench-net: scratch tree $BASE" >&2
-
-# A snapshot of the binary (a rebuild during the run must not mix builds).
-HARNESS_ORIG=$HARNESS
-cp "$HARNESS" "$BASE/bin/harness"
-HARNESS="$BASE/bin/harness"
+# No tmpfs: everything (the audit stores too) on the disk under /tmp.
+bench_start harness-bench-net
+snapshot_harness
 gcc -O2 -Wall -Wextra -o "$BASE/bin/net_bench" "$BENCH_DIR/net_bench.c" || die "cannot build net_bench"
-chmod 755 "$BASE/bin" "$BASE/bin/harness" "$BASE/bin/net_bench"
+chmod 755 "$BASE/bin/net_bench"
+bench_users
 
-# ---------------------------------------------------------------- users
-USERS=()
-if [ "$(id -u)" -eq 0 ]; then
-	USERS+=(root)
-	if ! id "$BUSER" >/dev/null 2>&1; then
-		useradd -m -s /bin/bash "$BUSER" || die "useradd $BUSER failed"
-	fi
-	USERS+=("$BUSER")
-else
-	USERS+=("$(id -un)")
-fi
-ME=$(id -un)
-
-# as USER CMD...: CMD as USER with a clean, identical environment. The
-# audit store is the default kind (SQLite) in a scratch state dir, so the
-# run does not add ~50,000 records to the user's real audit log.
-as() {
-	local u=$1; shift
-	local home
-	home=$(getent passwd "$u" | cut -d: -f6)
-	if [ "$u" = "$ME" ]; then
-		env -i PATH="$CLEAN_PATH" HOME="$home" LANG=C.UTF-8 USER="$u" LOGNAME="$u" \
-			XDG_STATE_HOME="$BASE/state/$u" "$@"
-	else
-		runuser -u "$u" -- env -i PATH="$CLEAN_PATH" HOME="$home" LANG=C.UTF-8 USER="$u" LOGNAME="$u" \
-			XDG_STATE_HOME="$BASE/state/$u" "$@"
-	fi
-}
+# The audit store is the default kind (SQLite) in a scratch state dir (as()
+# sets XDG_STATE_HOME to it), so the run does not add ~50,000 records to the
+# user's real audit log.
+state_home() { echo "$BASE/state/$1"; }
 
 # The sandbox's cwd (granted read-write by the default policy) holds a copy
 # of the client, so harness and srt run the same file.
 wdir() { echo "$BASE/w/$1"; }
 for u in "${USERS[@]}"; do
 	W=$(wdir "$u")
-	mkdir -p "$W" "$BASE/state/$u"
+	mkdir -p "$W" "$(state_home "$u")"
 	cp "$BASE/bin/net_bench" "$W/net_bench"
-	[ "$u" = "$ME" ] || chown -R "$u" "$W" "$BASE/state/$u"
+	[ "$u" = "$ME" ] || chown -R "$u" "$W" "$(state_home "$u")"
 done
 chmod 755 "$BASE/w" "$BASE/state"
 
 # ---------------------------------------------------------------- server
 "$BASE/bin/net_bench" serve "$BASE/port" >"$LOG/server.log" 2>&1 &
 SERVER_PID=$!
+CLEANUP_PIDS=$SERVER_PID
 for _ in $(seq 100); do [ -s "$BASE/port" ] && break; sleep 0.05; done
 [ -s "$BASE/port" ] || die "the server did not start: $(cat "$LOG/server.log")"
 PORT=$(cat "$BASE/port")
@@ -154,8 +109,6 @@ SCURL="env NO_PROXY= no_proxy= $CURL"
 # One line per run: user, group, name, round, key, value, command.
 DATA="$BASE/data.tsv"
 : >"$DATA"
-NOTES="$BASE/notes.md"
-: >"$NOTES"
 
 # one USER GROUP NAME ROUND CMD: run CMD (a word list, no shell) in the
 # user's work dir; record every key=value it prints (curl's lone number is
@@ -410,32 +363,14 @@ for u in "${USERS[@]}"; do
 	done
 done
 
-T_END=$(date +%s)
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_end
 
 # ---------------------------------------------------------------- facts
-FACTS="$BASE/facts.tsv"
-virt() {
-	local vm ct
-	vm=$(systemd-detect-virt --vm 2>/dev/null) || vm=none
-	[ "$vm" = none ] && grep -qw hypervisor /proc/cpuinfo && vm='yes (hypervisor CPU flag)'
-	ct=$(systemd-detect-virt --container 2>/dev/null) || ct=none
-	echo "VM: $vm; container: $ct"
-}
-# shellcheck disable=SC2016,SC1091 # backquotes are Markdown here
+# shellcheck disable=SC2016 # backquotes are Markdown here
 {
-	printf 'Date (UTC)\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S')"
-	printf 'Kernel\t%s\n' "$(uname -srm)"
-	printf 'CPU\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-	printf 'Cores (online)\t%s\n' "$(nproc)"
-	printf 'Memory\t%s\n' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-	printf 'Virtualization\t%s\n' "$(virt)"
-	printf 'OS\t%s\n' "$(. /etc/os-release && echo "$PRETTY_NAME")"
-	printf 'harness\t%s (%s, copied to the scratch dir for the run; sha256 %s)\n' "$("$HARNESS" --version 2>&1 | head -1)" "$HARNESS_ORIG" "$(sha256sum "$HARNESS" | cut -c1-16)"
-	if git -C "$REPO" rev-parse HEAD >/dev/null 2>&1; then
-		printf 'Repository commit\t%s%s\n' "$(git -C "$REPO" rev-parse --short HEAD)" \
-			"$([ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (working tree has uncommitted changes)')"
-	fi
+	facts_machine
+	facts_harness
+	facts_commit
 	printf 'libevent\t%s\n' "$(dpkg-query -W -f='${Version}' libevent-core-2.1-7 2>/dev/null || pkg-config --modversion libevent_core 2>/dev/null || echo unknown)"
 	printf 'curl\t%s\n' "$(curl --version | head -1 | cut -d' ' -f1-2)"
 	if [ $HAVE_SRT = 1 ]; then
@@ -446,16 +381,12 @@ virt() {
 	printf 'Server\t`net_bench serve` on %s (single-threaded epoll; GET /bytes/N answers N zero bytes)\n' "$T"
 	printf 'Audit store of the harness rows\tthe default kind, SQLite, in a scratch state dir on the same disk (`XDG_STATE_HOME=%s/state/USER`)\n' "$BASE"
 	printf 'Scratch filesystem\t%s\n' "$(findmnt -no FSTYPE,OPTIONS -T "$BASE" | head -1)"
-	printf 'Users measured\t%s\n' "${USERS[*]}"
-	printf 'Load average (1/5/15 min) at start / end\t%s / %s\n' "$LOAD_START" "$LOAD_END"
-	printf 'Processes above 5%% CPU at start (lifetime average)\t%s\n' "${BUSY_START:-none}"
-	printf 'Total bench time\t%s s\n' "$((T_END - T_START))"
+	facts_end
 } >"$FACTS"
 
-"$PY" "$BENCH_DIR/report-net.py" --data "$DATA" --facts "$FACTS" --notes "$NOTES" \
+"$PY" -B "$BENCH_DIR/report-net.py" --data "$DATA" --facts "$FACTS" --notes "$NOTES" \
 	--bytes "$BYTES" --rounds "$ROUNDS" --srt-rounds "$SRT_ROUNDS" --curl-rounds "$CURL_ROUNDS" \
 	--user-rounds "$USER_ROUNDS" --requests "$REQS" --ka-requests "$KA_REQS" --conns "$CONNS" \
 	--held-requests "$HELD_REQS" --mem-rounds "$MEM_ROUNDS" --body "$BODY" --scratch "$BASE" \
 	--harness "$HARNESS" --server "$T" >"$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
-echo "bench-net: wrote $OUT ($((T_END - T_START)) s)" >&2
+bench_finish

@@ -24,14 +24,10 @@
 # after each deletion, which made the rm-and-recreate workloads drift by
 # several times from run to run.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ $# -eq 1 ] || die "usage: $0 PATH/TO/harness"
-[ -x "$1" ] || die "$1: not an executable"
-
-HARNESS=$(realpath "$1")
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
+bench_args "$@"
 OUT="$BENCH_DIR/RESULTS.md"
 
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-200}
@@ -40,117 +36,16 @@ SPACING=${BENCH_SPACING:-0.2}
 MAKE_RUNS=${BENCH_MAKE_RUNS:-10}
 GIT_RUNS=${BENCH_GIT_RUNS:-30}
 SRT_RUNS=${BENCH_SRT_RUNS:-20}
-BUSER=${BENCH_USER:-harness-bench}
-CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
 
-for t in hyperfine bwrap gcc make git python3 unshare; do
-	command -v "$t" >/dev/null || die "$t not found (run: bash scripts/install-deps.sh bench)"
-done
-PY=$(command -v python3)
+need hyperfine bwrap gcc make git python3 unshare
 HAVE_SRT=0
 command -v srt >/dev/null && command -v rg >/dev/null && command -v socat >/dev/null && HAVE_SRT=1
 
-T_START=$(date +%s)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-BUSY_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 5 {printf "%s%s (%s%%)", sep, $2, $1; sep=", "}')
-BASE=$(mktemp -d /tmp/harness-bench.XXXXXX)
-chmod 755 "$BASE"
-TMPFS=""
-cleanup() {
-	[ -z "$TMPFS" ] || umount "$TMPFS" 2>/dev/null || true
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$BASE"
-}
-trap cleanup EXIT
-if [ "$(id -u)" -eq 0 ] && mkdir -p "$BASE/tmpfs" && mount -t tmpfs -o size=1g,mode=755 harness-bench "$BASE/tmpfs"; then
-	TMPFS="$BASE/tmpfs"
-fi
-LOG="$BASE/log"
-mkdir -p "$LOG"
-echo "bench: scratch tree $BASE" >&2
-
-# ---------------------------------------------------------------- users
-# Each entry: label, runner prefix (as a string for the report), home.
-USERS=()
-if [ "$(id -u)" -eq 0 ]; then
-	USERS+=(root)
-	if ! id "$BUSER" >/dev/null 2>&1; then
-		useradd -m -s /bin/bash "$BUSER" || die "useradd $BUSER failed"
-	fi
-	USERS+=("$BUSER")
-else
-	USERS+=("$(id -un)")
-fi
-
-# as USER CMD...: run CMD as USER with a clean, identical environment.
-as() {
-	local u=$1; shift
-	local home
-	home=$(getent passwd "$u" | cut -d: -f6)
-	if [ "$u" = "$(id -un)" ]; then
-		env -i PATH="$CLEAN_PATH" HOME="$home" LANG=C.UTF-8 USER="$u" LOGNAME="$u" "$@"
-	else
-		runuser -u "$u" -- env -i PATH="$CLEAN_PATH" HOME="$home" LANG=C.UTF-8 USER="$u" LOGNAME="$u" "$@"
-	fi
-}
-
-# Measure a snapshot of the binary: a rebuild in the middle of the run (other
-# people work in this tree) must not mix two builds into one set of figures,
-# and the copy is reachable by every measured user.
-HARNESS_ORIG=$HARNESS
-mkdir -p "$BASE/bin"
-cp "$HARNESS" "$BASE/bin/harness"
-chmod 755 "$BASE/bin" "$BASE/bin/harness"
-HARNESS="$BASE/bin/harness"
+bench_start harness-bench 1g
+bench_users
+snapshot_harness
 
 # ---------------------------------------------------------------- workloads
-gen_cproject() { # DIR: 50 small C files + Makefile
-	local d=$1 i j
-	mkdir -p "$d/src"
-	for i in $(seq -w 1 50); do
-		{
-			echo "#include <stdint.h>"
-			echo "#include <string.h>"
-			for j in 1 2 3; do
-				cat <<EOF
-static uint64_t mix${j}(uint64_t x) { x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; return x + ${j}; }
-uint64_t f${i}_${j}(const char *s, uint64_t seed)
-{
-	uint64_t h = seed;
-	size_t n = strlen(s);
-	for (size_t k = 0; k < n; k++) {
-		h = mix${j}(h ^ (uint64_t)(unsigned char)s[k]);
-		if (h % 7 == ${j}) h += k * ${j}; else h -= k;
-	}
-	return h;
-}
-EOF
-			done
-			echo "uint64_t f${i}(const char *s) { return f${i}_1(s, 1) ^ f${i}_2(s, 2) ^ f${i}_3(s, 3); }"
-		} >"$d/src/f$i.c"
-	done
-	{
-		echo "#include <stdio.h>"
-		echo "#include <stdint.h>"
-		for i in $(seq -w 1 50); do echo "uint64_t f$i(const char *s);"; done
-		echo "int main(int argc, char **argv) { const char *s = argc > 1 ? argv[1] : \"bench\"; uint64_t h = 0;"
-		for i in $(seq -w 1 50); do echo "	h ^= f$i(s);"; done
-		printf '\tprintf("%%llx\\n", (unsigned long long)h); return 0; }\n'
-	} >"$d/src/main.c"
-	cat >"$d/Makefile" <<'EOF'
-CC = gcc
-CFLAGS = -O2 -Wall
-SRCS := $(wildcard src/*.c)
-OBJS := $(SRCS:.c=.o)
-prog: $(OBJS)
-	$(CC) -o $@ $(OBJS)
-src/%.o: src/%.c
-	$(CC) $(CFLAGS) -c -o $@ $<
-clean:
-	rm -f prog src/*.o
-.PHONY: clean
-EOF
-}
-
 gen_gitrepo() { # DIR: DIR/repo with 500 small files, DIR/git-work.sh
 	local d=$1 i
 	mkdir -p "$d/repo/a" "$d/repo/b" "$d/repo/c" "$d/repo/d" "$d/repo/e"
@@ -172,100 +67,28 @@ git -c user.name=bench -c user.email=bench@example.invalid commit -q -m bench
 EOF
 }
 
-# wdir USER: the user's scratch dir on disk; fdir USER: on tmpfs if any.
-wdir() { echo "$BASE/disk/$1"; }
-fdir() { if [ -n "$TMPFS" ]; then echo "$TMPFS/$1"; else wdir "$1"; fi; }
 for u in "${USERS[@]}"; do
 	W=$(wdir "$u") F=$(fdir "$u")
 	mkdir -p "$W/startup" "$W/json" "$F/startup" "$F/make" "$F/git"
-	gen_cproject "$F/make"
+	gen_cproject "$F/make" 50
 	gen_gitrepo "$F/git"
 	printf '{"network":{"allowedDomains":[],"deniedDomains":[]},"filesystem":{"denyRead":[],"allowWrite":["%s"],"denyWrite":[]}}\n' \
 		"$W/startup" >"$W/srt-settings.json"
-	[ "$u" = "$(id -un)" ] || chown -R "$u" "$W" "$F"
+	[ "$u" = "$ME" ] || chown -R "$u" "$W" "$F"
 done
 chmod 755 "$BASE/disk"
 
 # ---------------------------------------------------------------- commands
-bwrap_cmp() { # DIR: bubblewrap with comparable isolation (the issue's line)
-	# --tmpfs /tmp comes before --bind DIR (the issue's line has it last):
-	# DIR is under /tmp here, and a later tmpfs would hide it.
-	echo "bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr --ro-bind /etc /etc --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --tmpfs /tmp --bind $1 $1 --dev /dev --proc /proc --chdir $1"
-}
 BWRAP_ROOT="bwrap --unshare-all --die-with-parent --new-session --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp"
 UNSHARE="unshare --user --map-root-user --mount --pid --fork --net --ipc --uts --cgroup"
 
-# Manifest for the report: one line per measured command, tab separated:
-# user, group, json, name, cwd, command. Failures: user, group, -, name, FAILED, reason.
-MANIFEST="$BASE/manifest.tsv"
-: >"$MANIFEST"
-
-# smoke USER DIR CMD: run CMD once; 0 if it exits 0.
-smoke() {
-	local u=$1 d=$2 cmd=$3 errf="$LOG/smoke.$$.err"
-	# shellcheck disable=SC2086 # CMD is a word list by design (as hyperfine -N splits it)
-	(cd "$d" && as "$u" $cmd) >/dev/null 2>"$errf"
-}
-
-# group USER GROUP DIR RUNS WARMUP PREPARE ROUNDS NAME=CMD...
-# Splits RUNS over ROUNDS hyperfine calls (WARMUP runs per command in each),
-# reversing the command order in every other round, so that drift and bursts
-# of other load on the machine spread over all commands instead of landing on
-# whichever ran last.
-group() {
-	local u=$1 g=$2 d=$3 runs=$4 warm=$5 prep=$6 rounds=$7
-	shift 7
-	local names=() cmds=() nc
-	for nc in "$@"; do
-		local n=${nc%%=*} c=${nc#*=}
-		if [ -n "$prep" ]; then
-			# shellcheck disable=SC2086
-			(cd "$d" && as "$u" $prep) >/dev/null 2>&1 || true
-		fi
-		if smoke "$u" "$d" "$c"; then
-			names+=("$n")
-			cmds+=("$c")
-		else
-			local why
-			why=$(tail -c 300 "$LOG/smoke.$$.err" | tr '\n\t' '  ')
-			printf '%s\t%s\t-\t%s\t%s\tFAILED: exit status non-zero: %s\n' "$u" "$g" "$n" "$d" "$why" >>"$MANIFEST"
-			echo "bench: [$u] $g/$n failed its smoke run: $why" >&2
-		fi
-	done
-	[ ${#names[@]} -gt 0 ] || return 0
-	local per=$(((runs + rounds - 1) / rounds)) r i
-	for r in $(seq 1 "$rounds"); do
-		local args=() json order
-		json="$(wdir "$u")/json/$g.$r.json"
-		if [ $((r % 2)) -eq 1 ]; then order=$(seq 0 $((${#names[@]} - 1))); else order=$(seq $((${#names[@]} - 1)) -1 0); fi
-		for i in $order; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-		[ -n "$prep" ] && args=(--prepare "$prep" "${args[@]}")
-		echo "bench: [$u] $g round $r/$rounds: ${names[*]} ($per runs each)" >&2
-		if ! (cd "$d" && as "$u" hyperfine -N --style basic --warmup "$warm" --runs "$per" \
-			--export-json "$json" "${args[@]}") >"$LOG/$u.$g.$r.log" 2>&1; then
-			echo "bench: [$u] hyperfine failed for $g round $r; see below" >&2
-			tail -20 "$LOG/$u.$g.$r.log" >&2
-			for i in "${!names[@]}"; do
-				printf '%s\t%s\t-\t%s\t%s\tFAILED: hyperfine aborted (round %s): %s\n' "$u" "$g" "${names[$i]}" "$d" "$r" \
-					"$(tail -c 300 "$LOG/$u.$g.$r.log" | tr '\n\t' '  ')" >>"$MANIFEST"
-			done
-			return 0
-		fi
-	done
-	for i in "${!names[@]}"; do
-		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$u" "$g" "$(wdir "$u")/json/$g" "${names[$i]}" "$d" "${cmds[$i]}" >>"$MANIFEST"
-	done
-}
-
 # ---------------------------------------------------------------- probes
 # Facts about harness that shape the workloads, recorded in the report.
-NOTES="$BASE/notes.md"
-: >"$NOTES"
 probe_git_top() {
 	local u=$1 d
 	d="$(fdir "$u")/probe-git"
 	mkdir -p "$d"
-	[ "$u" = "$(id -un)" ] || chown "$u" "$d"
+	[ "$u" = "$ME" ] || chown "$u" "$d"
 	local out rc=0
 	out=$(cd "$d" && as "$u" "$HARNESS" run -- git init -q 2>&1) || rc=$?
 	if [ $rc -eq 0 ]; then
@@ -377,35 +200,16 @@ for u in "${USERS[@]}"; do
 		"bwrap (comparable)=$(bwrap_cmp "$G") sh git-work.sh"
 done
 
-T_END=$(date +%s)
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_end
 
 # ---------------------------------------------------------------- facts
-FACTS="$BASE/facts.tsv"
-virt() {
-	local vm ct
-	vm=$(systemd-detect-virt --vm 2>/dev/null) || vm=none
-	[ "$vm" = none ] && grep -qw hypervisor /proc/cpuinfo && vm='yes (hypervisor CPU flag)'
-	ct=$(systemd-detect-virt --container 2>/dev/null) || ct=none
-	echo "VM: $vm; container: $ct"
-}
 {
-	printf 'Date (UTC)\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S')"
-	printf 'Kernel\t%s\n' "$(uname -srm)"
-	printf 'CPU\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-	printf 'Cores (online)\t%s\n' "$(nproc)"
-	printf 'Memory\t%s\n' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-	printf 'Virtualization\t%s\n' "$(virt)"
-	printf 'OS\t%s\n' "$(. /etc/os-release && echo "$PRETTY_NAME")"
-	printf 'cgroups\t%s\n' "$(if [ -e /sys/fs/cgroup/cgroup.controllers ]; then echo 'v2 (unified)'; elif [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then echo 'hybrid v1 + v2 (pids controller on v1)'; else echo v1; fi)"
-	printf 'Scratch filesystem (startup)\t%s%s\n' "$(findmnt -no FSTYPE,OPTIONS -T "$BASE" | head -1)" \
-		"$([ -d /proc/fs/jbd2 ] && [ -z "$(ls /proc/fs/jbd2 2>/dev/null)" ] && [ "$(findmnt -no FSTYPE -T "$BASE")" = ext4 ] && echo ' (no journal)')"
+	facts_machine
+	facts_cgroups
+	printf 'Scratch filesystem (startup)\t%s%s\n' "$(findmnt -no FSTYPE,OPTIONS -T "$BASE" | head -1)" "$(no_journal "$BASE")"
 	printf 'Scratch filesystem (workloads)\t%s\n' "$([ -n "$TMPFS" ] && echo 'tmpfs mounted for the run' || echo 'same as startup (tmpfs needs root)')"
-	printf 'harness\t%s (%s, copied to the scratch dir for the run; sha256 %s)\n' "$("$HARNESS" --version 2>&1 | head -1)" "$HARNESS_ORIG" "$(sha256sum "$HARNESS" | cut -c1-16)"
-	if git -C "$REPO" rev-parse HEAD >/dev/null 2>&1; then
-		printf 'Repository commit\t%s%s\n' "$(git -C "$REPO" rev-parse --short HEAD)" \
-			"$([ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (working tree has uncommitted changes)')"
-	fi
+	facts_harness
+	facts_commit
 	printf 'bubblewrap\t%s\n' "$(bwrap --version)"
 	printf 'hyperfine\t%s\n' "$(hyperfine --version)"
 	printf 'unshare\t%s\n' "$(unshare --version | head -1)"
@@ -415,14 +219,10 @@ virt() {
 	else
 		printf 'srt\tnot measured: srt, rg or socat not on PATH (npm install -g @anthropic-ai/sandbox-runtime; apt-get install ripgrep socat)\n'
 	fi
-	printf 'Users measured\t%s\n' "${USERS[*]}"
-	printf 'Load average (1/5/15 min) at start / end\t%s / %s\n' "$LOAD_START" "$LOAD_END"
-	printf 'Processes above 5%% CPU at start (lifetime average)\t%s\n' "${BUSY_START:-none}"
-	printf 'Total bench time\t%s s\n' "$((T_END - T_START))"
+	facts_end
 } >"$FACTS"
 
-"$PY" "$BENCH_DIR/report.py" --manifest "$MANIFEST" --facts "$FACTS" --notes "$NOTES" \
+"$PY" -B "$BENCH_DIR/report.py" --manifest "$MANIFEST" --facts "$FACTS" --notes "$NOTES" \
 	--startup-runs "$STARTUP_RUNS" --spaced-runs "$SPACED_RUNS" --spacing "$SPACING" --make-runs "$MAKE_RUNS" --git-runs "$GIT_RUNS" --srt-runs "$SRT_RUNS" \
 	--scratch "$BASE" >"$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
-echo "bench: wrote $OUT ($((T_END - T_START)) s)" >&2
+bench_finish
