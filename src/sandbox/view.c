@@ -295,22 +295,36 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 	int fd = -1;
 	memset(&st, 0, sizeof(st));
 	if (!b->dry_run) {
-		/* Made writable first: a user.* xattr needs write permission on the
-		 * inode, so the marker goes on before the mode drops to read-only.
-		 * Everything after the create works on the fd, which we keep: it
-		 * carries our shared lock for the run. */
-		int r = is_dir ? mkdir(path, 0700) : 0;
+		/* Made complete under a temporary name beside it, then renamed
+		 * into place without replacing anything: a concurrent run never
+		 * sees a half-made placeholder (a plain directory without its
+		 * marker, which it would walk into and fail to write once the
+		 * mode dropped). Made writable first: a user.* xattr needs write
+		 * permission on the inode, so the marker goes on before the mode
+		 * drops to read-only. Everything after the create works on the
+		 * fd, which we keep: it carries our shared lock for the run. */
+		static unsigned seq;
+		char tmp[PATH_MAX];
+		const char *slash = strrchr(path, '/');
+		int n = snprintf(tmp, sizeof(tmp), "%.*s/.harness-placeholder.%ld.%u",
+				 (int)(slash ? slash - path : 0), path, (long)getpid(), seq++);
+		if (n < 0 || (size_t)n >= sizeof(tmp))
+			return hs_err(err, "placeholder path for '%s' is too long", path);
+		int r = is_dir ? mkdir(tmp, 0700) : 0;
 		if (r == 0)
-			fd = is_dir ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-				    : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			fd = is_dir ? open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				    : open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 					   0600);
-		if ((r < 0 || fd < 0) && errno == EEXIST)
-			return 1; /* a concurrent run made it first: look again */
-		if (r < 0 || fd < 0)
+		if (r < 0 || fd < 0) {
+			int saved = errno;
+			if (r == 0 && is_dir)
+				(void)rmdir(tmp);
+			errno = saved;
 			return hs_err_sys(err,
 					  "cannot create placeholder '%s' to protect '%s' (writable dir "
 					  "%s); use --unprotect %s to allow it on purpose",
 					  path, entry, dir, entry);
+		}
 		const char *content = is_dir ? "" : placeholder_content(path);
 		int w = hs_write_all(fd, content, strlen(content));
 		(void)fsetxattr(fd, PLACEHOLDER_XATTR, "1", 1, 0); /* no xattrs: no marker */
@@ -320,8 +334,15 @@ static int make_placeholder(struct builder *b, const char *path, bool is_dir, co
 			w = fstat(fd, &st);
 		if (w == 0)
 			w = flock(fd, LOCK_SH);
+		if (w == 0)
+			w = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
 		if (w < 0) {
+			int saved = errno;
 			close(fd);
+			(void)(is_dir ? rmdir(tmp) : unlink(tmp));
+			if (saved == EEXIST)
+				return 1; /* a concurrent run made it first: look again */
+			errno = saved;
 			return hs_err_sys(err, "set up placeholder %s", path);
 		}
 	}

@@ -500,3 +500,21 @@ def test_placeholders_of_a_killed_harness_are_gone_after_the_next_run(harness_bi
     r = harness.run(["true"])
     assert r.rc == 0, r
     assert tree(project) == before, "stale placeholders left in the project"
+
+
+def test_concurrent_runs_in_a_fresh_project_share_the_placeholders(harness, project):
+    """Runs starting together in a project without .git each mask it: the
+    placeholders one of them makes are complete before another can see
+    them (it would otherwise walk into a half-made one and fail), and the
+    last run out removes them, leaving no temporary name behind."""
+    import subprocess
+    before = sorted(p.name for p in project.iterdir())
+    for attempt in range(3):
+        procs = [subprocess.Popen([harness.bin, "run", "--no-audit", "--", "true"],
+                                  cwd=project, env=harness.env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE) for _ in range(8)]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+        left = sorted(p.name for p in project.iterdir())
+        assert left == before, (attempt, left)
