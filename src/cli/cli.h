@@ -60,7 +60,11 @@ int hs_cmd_runs(int argc, char **argv);   /* harness runs [--json] */
 int hs_cmd_diff(int argc, char **argv);   /* harness diff RUN [--stat] [PATHS] */
 int hs_cmd_apply(int argc, char **argv);  /* harness apply RUN [--force] [PATHS] */
 int hs_cmd_discard(int argc, char **argv); /* harness discard RUN */
-int hs_cmd_agent(int argc, char **argv);   /* harness agent list | reset NAME [--all] */
+int hs_cmd_agent(int argc, char **argv);
+/* Which workspace a --review / --ephemeral run would get here: 1 a snapshot
+ * copy (*why says why), 0 the overlay, -1 HARNESS_WORKSPACE_BACKEND names
+ * neither (cmd_review.c). Probes the overlay unless the variable decides. */
+int hs_cli_workspace_backend(const char **why);   /* harness agent list | reset NAME [--all] */
 
 /* --ephemeral / --review around one run (cmd_review.c). */
 struct hs_ws_session;

@@ -87,7 +87,7 @@ static void session_free(struct hs_ws_session *s)
 
 /* Overlay or snapshot copy: 1 snapshot (*why says why), 0 overlay, -1 a
  * HARNESS_WORKSPACE_BACKEND that means neither. */
-static int want_snapshot(const char **why)
+int hs_cli_workspace_backend(const char **why)
 {
 	const char *v = getenv("HARNESS_WORKSPACE_BACKEND");
 	*why = "";
@@ -245,7 +245,7 @@ int hs_cli_workspace_begin(struct hs_plan *plan, const struct hs_cli_run *o,
 	now_rfc3339(s->started, sizeof(s->started));
 	s->max_disk = o->max_disk;
 	const char *why;
-	int snap = want_snapshot(&why);
+	int snap = hs_cli_workspace_backend(&why);
 	if (snap < 0) {
 		hs_cli_error("HARNESS_WORKSPACE_BACKEND=%s: use overlay, snapshot or auto",
 			     getenv("HARNESS_WORKSPACE_BACKEND"));

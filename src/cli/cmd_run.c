@@ -991,12 +991,19 @@ static void describe_run(const struct hs_policy *p, const struct hs_cli_run *o)
 	printf("commands: %zu rule%s (%zu of the policy, built-in rules %s)\n",
 	       eff.n, eff.n == 1 ? "" : "s", p->commands.n, p->commands_defaults ? "on" : "off");
 	hs_cmd_rules_free(&eff);
-	printf("workspace: %s\n",
+	const char *why = "";
+	int snap = o->workspace != HS_CLI_WS_NONE ? hs_cli_workspace_backend(&why) : 0;
+	printf("workspace: %s%s%s%s\n",
 	       o->workspace == HS_CLI_WS_REVIEW ? "review (the project on a layer, staged at exit "
 					       "for harness diff / apply)"
 	       : o->workspace == HS_CLI_WS_EPHEMERAL ? "ephemeral (the project on a layer, "
 						     "discarded at exit)"
-						   : "direct (the command writes the project)");
+						   : "direct (the command writes the project)",
+	       o->workspace == HS_CLI_WS_NONE ? ""
+	       : snap > 0		      ? "; the layer would be a snapshot copy: "
+	       : snap < 0 ? "; HARNESS_WORKSPACE_BACKEND is not overlay, snapshot or auto"
+			  : "; on an overlay",
+	       snap > 0 ? why : "", "");
 	if (o->no_audit) {
 		printf("audit: none (--no-audit)\n");
 	} else if (o->audit_specs.n) {

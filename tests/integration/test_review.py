@@ -466,3 +466,14 @@ def test_entries_of_another_owner(harness, project, backend):
         assert "another user or group" not in r.err, r
         assert last_run(harness)["files"] == 1
     assert other.read_text() == "theirs\n"
+
+
+def test_dry_run_names_the_backend(harness, project, backend):
+    before = sorted(p.name for p in project.iterdir())
+    r = harness.call(["run", "--dry-run", "--review", "--", "true"])
+    assert r.rc == 0, r
+    line = next(l for l in r.out.splitlines() if l.startswith("workspace: review"))
+    assert ("snapshot copy" in line) == (backend == "snapshot"), line
+    assert ("on an overlay" in line) == (backend == "overlay"), line
+    assert sorted(p.name for p in project.iterdir()) == before  # nothing copied
+    assert last_run(harness) is None
