@@ -993,7 +993,7 @@ static void describe_run(const struct hs_policy *p, const struct hs_cli_run *o)
 	hs_cmd_rules_free(&eff);
 	const char *why = "";
 	int snap = o->workspace != HS_CLI_WS_NONE ? hs_cli_workspace_backend(&why) : 0;
-	printf("workspace: %s%s%s%s\n",
+	printf("workspace: %s%s%s\n",
 	       o->workspace == HS_CLI_WS_REVIEW ? "review (the project on a layer, staged at exit "
 					       "for harness diff / apply)"
 	       : o->workspace == HS_CLI_WS_EPHEMERAL ? "ephemeral (the project on a layer, "
@@ -1003,7 +1003,7 @@ static void describe_run(const struct hs_policy *p, const struct hs_cli_run *o)
 	       : snap > 0		      ? "; the layer would be a snapshot copy: "
 	       : snap < 0 ? "; HARNESS_WORKSPACE_BACKEND is not overlay, snapshot or auto"
 			  : "; on an overlay",
-	       snap > 0 ? why : "", "");
+	       snap > 0 ? why : "");
 	if (o->no_audit) {
 		printf("audit: none (--no-audit)\n");
 	} else if (o->audit_specs.n) {

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -310,6 +311,80 @@ int hs_mkdir_p(const char *path, mode_t mode, bool parent_only)
 	int saved = errno;
 	free(p);
 	errno = saved;
+	return r;
+}
+
+int hs_tree_clear(int rootfd, struct hs_error *err)
+{
+	char **stack = NULL; /* names of the directories entered */
+	size_t depth = 0, cap = 0;
+	int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = fd < 0 ? hs_err_sys(err, "remove: open") : 0;
+	while (r == 0) {
+		fchmod(fd, 0700); /* a dir the command made read-only */
+		int lfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+		if (!d) {
+			if (lfd >= 0)
+				close(lfd);
+			r = hs_err_sys(err, "remove: list a directory");
+			break;
+		}
+		char *sub = NULL;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			bool dir = e->d_type == DT_DIR;
+			if (e->d_type == DT_UNKNOWN) {
+				struct stat st;
+				dir = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				      S_ISDIR(st.st_mode);
+			}
+			if (!dir && unlinkat(fd, e->d_name, 0) < 0 && errno == EISDIR)
+				dir = true;
+			if (dir && !sub)
+				sub = hs_xstrdup(e->d_name);
+		}
+		closedir(d);
+		if (sub) {
+			int nfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd < 0 && errno == EACCES && fchmodat(fd, sub, 0700, 0) == 0)
+				nfd = openat(fd, sub,
+					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd < 0) {
+				r = hs_err_sys(err, "remove: open %s", sub);
+				free(sub);
+				break;
+			}
+			if (depth == cap) {
+				cap = cap ? 2 * cap : 64;
+				stack = hs_xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[depth++] = sub;
+			close(fd);
+			fd = nfd;
+			continue;
+		}
+		if (depth == 0)
+			break; /* the root is empty */
+		/* This directory is empty (a file that would not go is found
+		 * by the rmdir below): up, and remove it. */
+		int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = pfd;
+		char *name = stack[--depth];
+		if (fd < 0)
+			r = hs_err_sys(err, "remove: open ..");
+		else if (unlinkat(fd, name, AT_REMOVEDIR) < 0)
+			r = hs_err_sys(err, "remove %s", name);
+		free(name);
+	}
+	if (fd >= 0)
+		close(fd);
+	while (depth)
+		free(stack[--depth]);
+	free(stack);
 	return r;
 }
 

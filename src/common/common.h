@@ -81,6 +81,11 @@ char *hs_state_path(const char *sub);
  * parent_only) is created with `mode`. -1 with errno on the first failure. */
 int hs_mkdir_p(const char *path, mode_t mode, bool parent_only);
 
+/* Removes everything beneath the directory dirfd, never following a
+ * symlink, making directories writable on the way; iterative, so any
+ * depth. The directory itself stays. */
+int hs_tree_clear(int dirfd, struct hs_error *err);
+
 /* fd helpers */
 int hs_write_all(int fd, const void *buf, size_t len);
 int hs_write_file(const char *path, const char *data); /* open O_WRONLY, write, close */

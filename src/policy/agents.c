@@ -677,32 +677,21 @@ struct budget {
 	const char *what; /* the seed, for messages */
 };
 
-/* Removes NAME under dirfd, whatever it is, never following a link. */
-static int remove_at(int parent, const char *name, int depth)
+/* Removes NAME under parent, whatever it is, never following a link; a
+ * tree of any depth (hs_tree_clear). */
+static int remove_at(int parent, const char *name)
 {
 	struct stat st;
 	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
-	if (depth > 64) {
-		errno = ELOOP;
-		return -1;
-	}
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	int r = 0;
-	struct dirent *e;
-	while (r == 0 && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			r = remove_at(dirfd(d), e->d_name, depth + 1);
-	closedir(d);
+	struct hs_error err;
+	int r = hs_tree_clear(fd, &err);
+	close(fd);
 	if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		r = -1;
 	return r;
@@ -717,7 +706,7 @@ int hs_agent_remove_tree(const char *path)
 		*slash = '\0';
 		int dfd = open(slash == copy ? "/" : copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
-			r = remove_at(dfd, slash + 1, 0);
+			r = remove_at(dfd, slash + 1);
 			int saved = errno;
 			close(dfd);
 			errno = saved;
@@ -866,7 +855,7 @@ static int reseed_state_json(int dfd, const struct hs_agent_setup *s, struct hs_
 	if (sfd >= 0)
 		close(sfd);
 	int r = 0;
-	if (remove_at(dfd, name, 0) < 0 || remove_at(dfd, "backups", 0) < 0) {
+	if (remove_at(dfd, name) < 0 || remove_at(dfd, "backups") < 0) {
 		r = hs_err_sys(err,
 			       "agent %s: cannot replace %s/%s (harness agent reset %s clears the "
 			       "state)",
@@ -919,7 +908,7 @@ int hs_agent_prepare_state(const struct hs_agent_setup *s, struct hs_error *err)
 	for (const struct hs_agent_seed *seed = a->seeds; r == 0 && seed->name; seed++) {
 		char *src = s->user_dir ? hs_xasprintf("%s/%s", s->user_dir, seed->name) : NULL;
 		struct budget b = {.what = src ? src : seed->name};
-		if (remove_at(dfd, seed->name, 0) < 0) {
+		if (remove_at(dfd, seed->name) < 0) {
 			r = hs_err_sys(err,
 				       "agent %s: cannot replace %s/%s (harness agent reset %s "
 				       "clears the state)",

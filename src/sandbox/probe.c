@@ -170,22 +170,34 @@ static bool collect_report(pid_t pid, int fd, struct ns_report *r)
 	return ok;
 }
 
-static bool run_ns_child(struct ns_report *r)
+/* Forks a probe child running child(write end, maps of the caller's own
+ * ids); returns its pid (-1 on failure) and the read end in *rfd. */
+static pid_t fork_probe(void (*child)(int, const struct ns_maps *), int *rfd)
 {
 	struct ns_maps maps;
 	snprintf(maps.uid_map, sizeof(maps.uid_map), "%u %u 1\n", getuid(), getuid());
 	snprintf(maps.gid_map, sizeof(maps.gid_map), "%u %u 1\n", getgid(), getgid());
 	int p[2];
+	*rfd = -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return false;
+		return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		ns_child(p[1], &maps);
+		child(p[1], &maps);
 	}
 	close(p[1]);
-	bool ok = pid > 0 && collect_report(pid, p[0], r);
-	close(p[0]);
+	*rfd = p[0];
+	return pid;
+}
+
+static bool run_ns_child(struct ns_report *r)
+{
+	int rfd;
+	pid_t pid = fork_probe(ns_child, &rfd);
+	bool ok = pid > 0 && collect_report(pid, rfd, r);
+	if (rfd >= 0)
+		close(rfd);
 	return ok;
 }
 
@@ -202,30 +214,22 @@ static void overlay_child(int fd, const struct ns_maps *maps)
 
 bool hs_probe_overlay_userns(void)
 {
-	struct ns_maps maps;
-	snprintf(maps.uid_map, sizeof(maps.uid_map), "%u %u 1\n", getuid(), getuid());
-	snprintf(maps.gid_map, sizeof(maps.gid_map), "%u %u 1\n", getgid(), getgid());
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	int rfd;
+	pid_t pid = fork_probe(overlay_child, &rfd);
+	if (rfd < 0)
 		return false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		overlay_child(p[1], &maps);
-	}
-	close(p[1]);
 	int e = ENOTSUP;
-	struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+	struct pollfd pfd = {.fd = rfd, .events = POLLIN};
 	int n = -1;
 	while (pid > 0 && (n = poll(&pfd, 1, PROBE_TIMEOUT_MS)) < 0 && errno == EINTR)
 		;
-	if (n > 0 && read(p[0], &e, sizeof(e)) != (ssize_t)sizeof(e))
+	if (n > 0 && read(rfd, &e, sizeof(e)) != (ssize_t)sizeof(e))
 		e = ENOTSUP;
 	if (pid > 0 && n <= 0)
 		kill(pid, SIGKILL);
 	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	close(p[0]);
+	close(rfd);
 	return e == 0;
 }
 

@@ -344,28 +344,9 @@ static void wait_past(const struct cp *c)
 	}
 }
 
-static int mkdir_parents(const char *path)
-{
-	char *p = hs_xstrdup(path);
-	int r = 0;
-	for (char *s = strchr(p + 1, '/'); r == 0; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			r = -1;
-		if (!s)
-			break;
-		*s = '/';
-	}
-	int e = errno;
-	free(p);
-	errno = e;
-	return r;
-}
-
 int hs_ws_snapshot_prepare(const char *parent, struct hs_error *err)
 {
-	if (mkdir_parents(parent) < 0 || chmod(parent, SNAP_PARENT_MODE) < 0)
+	if (hs_mkdir_p(parent, 0700, false) < 0 || chmod(parent, SNAP_PARENT_MODE) < 0)
 		return hs_err_sys(err, "create %s", parent);
 	return 0;
 }
@@ -445,79 +426,6 @@ int hs_ws_snapshot_make(const char *parent, const char *project,
 
 /* ---- removing ---- */
 
-int hs_ws_tree_clear(int rootfd, struct hs_error *err)
-{
-	char **stack = NULL; /* names of the directories entered */
-	size_t depth = 0, cap = 0;
-	int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = fd < 0 ? hs_err_sys(err, "remove: open") : 0;
-	while (r == 0) {
-		fchmod(fd, 0700); /* a dir the command made read-only */
-		int lfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
-		if (!d) {
-			if (lfd >= 0)
-				close(lfd);
-			r = hs_err_sys(err, "remove: list a directory");
-			break;
-		}
-		char *sub = NULL;
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			bool dir = e->d_type == DT_DIR;
-			if (e->d_type == DT_UNKNOWN) {
-				struct stat st;
-				dir = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-				      S_ISDIR(st.st_mode);
-			}
-			if (!dir && unlinkat(fd, e->d_name, 0) < 0 && errno == EISDIR)
-				dir = true;
-			if (dir && !sub)
-				sub = hs_xstrdup(e->d_name);
-		}
-		closedir(d);
-		if (sub) {
-			int nfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (nfd < 0 && errno == EACCES && fchmodat(fd, sub, 0700, 0) == 0)
-				nfd = openat(fd, sub,
-					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (nfd < 0) {
-				r = hs_err_sys(err, "remove: open %s", sub);
-				free(sub);
-				break;
-			}
-			if (depth == cap) {
-				cap = cap ? 2 * cap : 64;
-				stack = hs_xrealloc(stack, cap * sizeof(*stack));
-			}
-			stack[depth++] = sub;
-			close(fd);
-			fd = nfd;
-			continue;
-		}
-		if (depth == 0)
-			break; /* the root is empty */
-		/* This directory is empty (a file that would not go is found
-		 * by the rmdir below): up, and remove it. */
-		int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = pfd;
-		char *name = stack[--depth];
-		if (fd < 0)
-			r = hs_err_sys(err, "remove: open ..");
-		else if (unlinkat(fd, name, AT_REMOVEDIR) < 0)
-			r = hs_err_sys(err, "remove %s", name);
-		free(name);
-	}
-	if (fd >= 0)
-		close(fd);
-	while (depth)
-		free(stack[--depth]);
-	free(stack);
-	return r;
-}
 
 int hs_ws_snapshot_remove(struct hs_ws_snapshot *s, struct hs_error *err)
 {
@@ -525,7 +433,7 @@ int hs_ws_snapshot_remove(struct hs_ws_snapshot *s, struct hs_error *err)
 		return 0;
 	int r = 0;
 	if (s->fd >= 0) {
-		r = hs_ws_tree_clear(s->fd, err);
+		r = hs_tree_clear(s->fd, err);
 		if (r == 0 && rmdir(s->dir) < 0)
 			r = hs_err_sys(err, "remove %s", s->dir);
 		close(s->fd);
@@ -566,7 +474,7 @@ void hs_ws_snapshot_sweep(const char *parent)
 		if (fd < 0)
 			continue;
 		struct hs_error err;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && hs_ws_tree_clear(fd, &err) == 0)
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && hs_tree_clear(fd, &err) == 0)
 			unlinkat(pfd, e->d_name, AT_REMOVEDIR);
 		close(fd);
 	}

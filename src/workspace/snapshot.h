@@ -77,10 +77,6 @@ int hs_ws_snapshot_remove(struct hs_ws_snapshot *s, struct hs_error *err);
  * minute (one being made is not locked yet). */
 void hs_ws_snapshot_sweep(const char *parent);
 
-/* Removes everything beneath the directory dirfd, never following a
- * symlink, making directories writable on the way; iterative, so any
- * depth. */
-int hs_ws_tree_clear(int dirfd, struct hs_error *err);
 
 /* Would a snapshot under parent clone the files of project? 1 yes, 0 no
  * (why says why not), judged from the nearest existing directory on the

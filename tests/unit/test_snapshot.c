@@ -117,7 +117,7 @@ static void rm_rf(const char *path)
 	if (fd < 0)
 		return;
 	struct hs_error err;
-	hs_ws_tree_clear(fd, &err);
+	hs_tree_clear(fd, &err);
 	close(fd);
 	rmdir(path);
 }
@@ -520,7 +520,7 @@ static void test_clear_any_depth_and_mode(void **state)
 	close(cur);
 	struct hs_error err;
 	hs_error_clear(&err);
-	if (hs_ws_tree_clear(fd, &err) < 0)
+	if (hs_tree_clear(fd, &err) < 0)
 		fail_msg("clear: %s", err.msg);
 	close(fd);
 	assert_int_equal(rmdir(top), 0);
