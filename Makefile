@@ -15,7 +15,9 @@ build: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >$(BUILD).setup.log || { cat $(BUILD).setup.log; exit 1; }
 	ninja -C $(BUILD)
 
-demo: build
+demo:
+	bash scripts/install-deps.sh demo
+	$(MAKE) build
 	bash demo/run-demo.sh $(BUILD)/harness
 
 # Every test: unit (cmocka) + fuzz corpus replay, integration (pytest, as root

@@ -29,6 +29,9 @@ HARNESS = "harness"
 # The same run with every default read-only entry that makes a placeholder in
 # a fresh directory unprotected: the startup cost of the sandbox itself.
 UNPROT = "harness --unprotect (no placeholders)"
+# And without the audit record as well: what bubblewrap does, no more (it
+# keeps Landlock, seccomp, the cgroup and exec interception's absence).
+BWRAP_LIKE = "harness --no-audit --unprotect (bubblewrap feature set)"
 
 
 def table(out, rows, user, group):
@@ -45,12 +48,13 @@ def table(out, rows, user, group):
 def verdict_startup(rows, user, group="startup", where=""):
     g = by(rows, user, group)
     h, hp, bw, bare = g.get(HARNESS), g.get("harness --max-procs 0"), g.get(BWRAP), g.get(BARE)
-    hu = g.get(UNPROT)
+    hu, hb = g.get(UNPROT), g.get(BWRAP_LIKE)
     lines = []
     if not (h and bw and "median" in h and "median" in bw):
         return [f"- Startup{where} ({user}): incomplete, see the table."] if g else []
     for r, label in ((h, "default"), (hp, "--max-procs 0"),
-                     (hu, "without protected-path placeholders (what bubblewrap does not do)")):
+                     (hu, "without protected-path placeholders (what bubblewrap does not do)"),
+                     (hb, "without placeholders and without the audit record (bubblewrap keeps none)")):
         if not r or "median" not in r:
             continue
         lo, hi = ratio_ci(r["times"], bw["times"])

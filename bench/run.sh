@@ -153,6 +153,7 @@ for u in "${USERS[@]}"; do
 		"harness=$HARNESS run -- /bin/true" \
 		"harness --max-procs 0=$HARNESS run --max-procs 0 -- /bin/true" \
 		"harness --unprotect (no placeholders)=$HARNESS run$UNPROT_ARGS -- /bin/true" \
+		"harness --no-audit --unprotect (bubblewrap feature set)=$HARNESS run --no-audit$UNPROT_ARGS -- /bin/true" \
 		"bwrap (comparable)=$(bwrap_cmp "$S") /bin/true" \
 		"bwrap --ro-bind / /=$BWRAP_ROOT /bin/true" \
 		"unshare (namespaces only)=$UNSHARE /bin/true"

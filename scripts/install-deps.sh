@@ -4,17 +4,20 @@
 set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config libseccomp-dev libjansson-dev libsqlite3-dev \
-	libssl-dev libevent-dev libpcre2-dev sqlite3)
-test_pkgs=(libcmocka-dev python3 python3-pytest clang git iproute2 util-linux procps \
+	libssl-dev libevent-dev libpcre2-dev sqlite3 libcmocka-dev)
+test_pkgs=(python3 python3-pytest clang git iproute2 util-linux procps \
 	passwd gcc make nodejs curl)
 bench_pkgs=(bubblewrap hyperfine)
+# The demo's host-side listener and the rogue agent's exfiltration attempts.
+demo_pkgs=(python3)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
 build) ;;
+demo) want+=("${demo_pkgs[@]}") ;;
 test) want+=("${test_pkgs[@]}") ;;
 bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|demo|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=()

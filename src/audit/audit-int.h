@@ -16,8 +16,7 @@
 #define HS_AUDIT_INT_H
 
 #include "audit.h"
-
-#include <openssl/evp.h>
+#include "common/sha256.h"
 
 /* The longest record line (the JSON object, without its '\n'). Longer
  * input is cut (strings, then metadata) before it is hashed, never refused. */
@@ -100,10 +99,7 @@ struct audit_hasher {
 	bool keyed;
 	unsigned char *key; /* owned copy, wiped on free */
 	size_t keylen;
-	EVP_MD *md;
-	EVP_MD_CTX *mdctx;
-	EVP_MAC *mac;
-	EVP_MAC_CTX *macctx;
+	struct hs_hmac_sha256 mac; /* keyed: the key hashed in once, reused per record */
 };
 int audit_hasher_init(struct audit_hasher *h, const unsigned char *key, size_t keylen,
 		      struct hs_error *err);

@@ -1,16 +1,15 @@
 /*
  * chain.c: the hash chain. hash = hex(SHA-256(prev_hash || "\n" ||
- * canonical)) or the same with HMAC-SHA-256 and a key (OpenSSL EVP, the
- * digest and MAC fetched once per store and reused per record). The
- * verifier walks records in store order and stops at the first one whose
- * content, position or link is wrong, saying which and why.
+ * canonical)) or the same with HMAC-SHA-256 and a key (common/sha256.h;
+ * the key is hashed into the HMAC states once per store, each record then
+ * starts from a copy of them). The verifier walks records in store order
+ * and stops at the first one whose content, position or link is wrong,
+ * saying which and why.
  */
 #define _GNU_SOURCE
 #include "audit-int.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,31 +17,16 @@
 int audit_hasher_init(struct audit_hasher *h, const unsigned char *key, size_t keylen,
 		      struct hs_error *err)
 {
+	(void)err; /* nothing here can fail any more; kept for the callers */
 	memset(h, 0, sizeof(*h));
 	if (key) {
 		h->keyed = true;
 		h->key = hs_xmalloc(keylen);
 		memcpy(h->key, key, keylen);
 		h->keylen = keylen;
-		h->mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-		h->macctx = h->mac ? EVP_MAC_CTX_new(h->mac) : NULL;
-		if (!h->macctx)
-			goto fail;
-		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-			OSSL_PARAM_construct_end(),
-		};
-		if (!EVP_MAC_CTX_set_params(h->macctx, params))
-			goto fail;
-		return 0;
+		hs_hmac_sha256_init(&h->mac, h->key, h->keylen);
 	}
-	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	h->mdctx = h->md ? EVP_MD_CTX_new() : NULL;
-	if (h->mdctx)
-		return 0;
-fail:
-	audit_hasher_free(h);
-	return hs_err(err, "audit: OpenSSL has no %s", key ? "HMAC-SHA-256" : "SHA-256");
+	return 0;
 }
 
 void audit_hasher_free(struct audit_hasher *h)
@@ -51,10 +35,7 @@ void audit_hasher_free(struct audit_hasher *h)
 		OPENSSL_cleanse(h->key, h->keylen);
 		free(h->key);
 	}
-	EVP_MAC_CTX_free(h->macctx);
-	EVP_MAC_free(h->mac);
-	EVP_MD_CTX_free(h->mdctx);
-	EVP_MD_free(h->md);
+	hs_hmac_sha256_clear(&h->mac);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -63,50 +44,25 @@ const char *audit_hasher_alg(const struct audit_hasher *h)
 	return h->keyed ? AUDIT_ALG_HMAC : AUDIT_ALG_SHA256;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int mac_parts(struct audit_hasher *h, const char *prev, const char *canon, size_t len,
-		     unsigned char *md, size_t *mdlen)
-{
-	if (!EVP_MAC_init(h->macctx, h->key, h->keylen, NULL) ||
-	    !EVP_MAC_update(h->macctx, (const unsigned char *)prev, strlen(prev)) ||
-	    !EVP_MAC_update(h->macctx, (const unsigned char *)"\n", 1) ||
-	    !EVP_MAC_update(h->macctx, (const unsigned char *)canon, len))
-		return -1;
-	return EVP_MAC_final(h->macctx, md, mdlen, EVP_MAX_MD_SIZE) ? 0 : -1;
-}
-
-static int digest_parts(struct audit_hasher *h, const char *prev, const char *canon, size_t len,
-			unsigned char *md, size_t *mdlen)
-{
-	unsigned n = 0;
-	if (!EVP_DigestInit_ex2(h->mdctx, h->md, NULL) ||
-	    !EVP_DigestUpdate(h->mdctx, prev, strlen(prev)) ||
-	    !EVP_DigestUpdate(h->mdctx, "\n", 1) || !EVP_DigestUpdate(h->mdctx, canon, len) ||
-	    !EVP_DigestFinal_ex(h->mdctx, md, &n))
-		return -1;
-	*mdlen = n;
-	return 0;
-}
-
 int audit_hash(struct audit_hasher *h, const char *prev_hash, const char *canonical, size_t len,
 	       char out[AUDIT_HASH_HEX + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	size_t n = 0;
-	int r = h->keyed ? mac_parts(h, prev_hash, canonical, len, md, &n)
-			 : digest_parts(h, prev_hash, canonical, len, md, &n);
-	if (r < 0 || n * 2 != AUDIT_HASH_HEX)
-		return -1;
-	to_hex(md, n, out);
+	unsigned char md[HS_SHA256_LEN];
+	size_t plen = strlen(prev_hash);
+	if (h->keyed) { /* h->mac is ready for a message after init and each final */
+		hs_hmac_sha256_update(&h->mac, prev_hash, plen);
+		hs_hmac_sha256_update(&h->mac, "\n", 1);
+		hs_hmac_sha256_update(&h->mac, canonical, len);
+		hs_hmac_sha256_final(&h->mac, md);
+	} else {
+		struct hs_sha256 s;
+		hs_sha256_init(&s);
+		hs_sha256_update(&s, prev_hash, plen);
+		hs_sha256_update(&s, "\n", 1);
+		hs_sha256_update(&s, canonical, len);
+		hs_sha256_final(&s, md);
+	}
+	hs_sha256_hex(md, out);
 	return 0;
 }
 
@@ -125,7 +81,7 @@ int audit_rec_seal(struct audit_hasher *h, struct audit_rec *r, uint64_t seq,
 	if (n == 0)
 		return hs_err(err, "audit: record too large");
 	if (audit_hash(h, r->prev_hash, scratch, n, r->hash_buf) < 0)
-		return hs_err(err, "audit: hashing a record failed (OpenSSL)");
+		return hs_err(err, "audit: hashing a record failed");
 	r->hash = r->hash_buf;
 	return 0;
 }
@@ -206,7 +162,7 @@ static int check_content(struct audit_verifier *v, json_t *rec, uint64_t seq, co
 		return hs_err(err, "%s: record seq %llu: too large to be a record", where,
 			      (unsigned long long)seq);
 	if (rc < 0)
-		return hs_err(err, "%s: record seq %llu: cannot hash it (OpenSSL)", where,
+		return hs_err(err, "%s: record seq %llu: cannot hash it", where,
 			      (unsigned long long)seq);
 	if (!same)
 		return hs_err(err, "%s: record seq %llu: hash does not match its content (edited%s)",

@@ -10,6 +10,7 @@
 #include "policy/policy.h"
 #include "policy/agents.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 
 /* Options shared by `harness run` and `harness policy show`, parsed by
@@ -86,14 +87,35 @@ struct hs_plan;
 struct hs_run_result;
 struct hs_audit;
 struct hs_run_audit {
-	struct hs_audit *log; /* NULL with --no-audit */
+	struct hs_audit *log; /* NULL with --no-audit, or until opened */
 	char run_id[33];
 	char *stores;         /* owned: the stores, for the summary line */
+	char *user;           /* owned: the caller's user name, for run.start */
+	const struct hs_cli_run *o; /* NULL with --no-audit */
+	pthread_t opener;     /* opening the stores (hs_run_audit_begin) */
+	bool opening;
+	int open_rc;
+	struct hs_error open_err;
+	unsigned char *key;   /* owned until the stores are open */
+	size_t keylen;
+	bool pending;         /* run.start waits for hs_run_audit_open */
+	const struct hs_policy *p;
+	struct hs_plan *plan;
 };
-/* Opens the stores (fail closed), hides them from the sandbox, writes
- * run.start. Returns an exit status (0 = go on). */
-int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_cli_run *o,
-		       const struct hs_policy *p, struct hs_plan *plan);
+/* Reads the key and starts opening the stores (fail closed), on a thread
+ * when `threaded` (joined by hs_run_audit_start or _close; the caller must
+ * not fork or clone in between). Returns an exit status (0 = go on). */
+int hs_run_audit_begin(struct hs_run_audit *ra, const struct hs_cli_run *o, bool threaded);
+/* Waits for the stores, hides them from the sandbox where it would reach
+ * them, and writes run.start; with may_defer, leaves run.start to
+ * hs_run_audit_open. Returns an exit status (0 = go on). */
+int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_policy *p, struct hs_plan *plan,
+		       bool may_defer);
+/* The deferred run.start (nothing when there is none): called while the
+ * sandbox sets itself up, before the command can start. */
+int hs_run_audit_open(struct hs_run_audit *ra);
+/* Whether the run is recorded. */
+bool hs_run_audit_on(const struct hs_run_audit *ra);
 /* Writes the limit and run.exit records and prints the summary; returns
  * `code`, or 125 when the record could not be written. */
 int hs_run_audit_finish(struct hs_run_audit *ra, const struct hs_plan *plan,

@@ -730,6 +730,21 @@ static void print_exec(const struct hs_exec_request *req)
 	fprintf(stderr, "%s] in %s\n", req->truncated ? " ..." : "", req->cwd);
 }
 
+/* While the sandbox builds itself: the audit stores open and run.start is
+ * written (hs_run_audit_start deferred it); the command waits for this. */
+static int audit_prestart(void *ctx, struct hs_error *err)
+{
+	struct run_ctx *rc = ctx;
+	if (hs_run_audit_open(rc->ra) == 0)
+		return 0;
+	rc->fatal = true; /* named already */
+	if (rc->ra->log) {
+		hs_audit_close(rc->ra->log);
+		rc->ra->log = NULL;
+	}
+	return hs_err(err, "the audit could not be started");
+}
+
 static void run_started(const struct hs_run_result *res, void *ctx)
 {
 	const struct run_ctx *rc = ctx;
@@ -833,14 +848,16 @@ static void report_outcome(const struct hs_plan *plan, const struct hs_run_resul
 }
 
 /* Runs the plan with its audit trail; returns the exit status. */
-static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct hs_cli_run *o)
+static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct hs_cli_run *o,
+		       struct hs_run_audit *ra)
 {
-	struct hs_run_audit ra;
 	struct hs_run_result res;
 	struct hs_error err;
-	int code = hs_run_audit_start(&ra, o, p, plan);
+	/* With a workspace, run.start comes first: its setup may fail and
+	 * that is recorded too. */
+	int code = hs_run_audit_start(ra, p, plan, o->workspace == HS_CLI_WS_NONE);
 	if (code != 0) {
-		hs_run_audit_close(&ra);
+		hs_run_audit_close(ra);
 		return code;
 	}
 	struct hs_ws_session *ws = NULL;
@@ -848,13 +865,13 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 		code = hs_cli_workspace_begin(plan, o, p, &ws);
 		if (code != 0) {
 			memset(&res, 0, sizeof(res));
-			hs_run_audit_finish(&ra, plan, &res, NULL, HS_EXIT_HARNESS);
-			hs_run_audit_close(&ra);
+			hs_run_audit_finish(ra, plan, &res, NULL, HS_EXIT_HARNESS);
+			hs_run_audit_close(ra);
 			return code;
 		}
 	}
 	hs_error_clear(&err);
-	struct run_ctx rc = {.verbose = o->verbose, .ra = &ra, .home = plan->home,
+	struct run_ctx rc = {.verbose = o->verbose, .ra = ra, .home = plan->home,
 			     .project = plan->cwd};
 	hs_cmd_rules_effective(&rc.rules, &p->commands, p->commands_defaults, p->level);
 	rc.base = hs_event_base_new();
@@ -862,21 +879,21 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 		hs_cli_error("cannot set up the supervisor's event loop");
 		hs_cmd_rules_free(&rc.rules);
 		hs_cli_workspace_abort(ws);
-		hs_run_audit_close(&ra);
+		hs_run_audit_close(ra);
 		return HS_EXIT_HARNESS;
 	}
 	struct hs_approval_config acfg = {.approver = o->approver,
 					  .tty = true,
 					  .timeout_ms = o->approval_timeout_ms,
 					  .max_pending = o->max_pending,
-					  .run_id = ra.run_id,
+					  .run_id = ra->run_id,
 					  .agent_id = o->agent_id};
 	rc.approvals = hs_approvals_new(rc.base, &acfg, approval_done, &rc);
-	struct hs_run_hooks hooks = {.started = run_started, .on_exec = on_exec, .ctx = &rc,
+	struct hs_run_hooks hooks = {.prestart = audit_prestart, .started = run_started, .on_exec = on_exec, .ctx = &rc,
 				     .base = rc.base, .on_net = on_net};
 	/* Every exec is stopped for the rules, the record and -v before it
 	 * proceeds. */
-	plan->intercept_exec = rc.rules.n > 0 || ra.log != NULL || o->verbose;
+	plan->intercept_exec = rc.rules.n > 0 || hs_run_audit_on(ra) || o->verbose;
 	rc.proxy = plan->proxy;
 	int ran = hs_run_plan(plan, &hooks, &res, &err);
 	/* Whatever still waits for a decision is denied and recorded. */
@@ -891,20 +908,20 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 			close(res.workspace_fd);
 		hs_cli_workspace_abort(ws);
 		memset(&res, 0, sizeof(res));
-		code = hs_run_audit_finish(&ra, plan, &res, NULL, HS_EXIT_HARNESS);
-		hs_run_audit_close(&ra);
+		code = hs_run_audit_finish(ra, plan, &res, NULL, HS_EXIT_HARNESS);
+		hs_run_audit_close(ra);
 		return HS_EXIT_HARNESS;
 	}
 	hs_cmd_rules_free(&rc.rules);
 	const char *limit = limit_hit(plan, &res);
 	report_outcome(plan, &res, limit);
 	code = hs_run_exit_code(&res);
-	if (ws && hs_cli_workspace_end(ws, res.workspace_fd, ra.run_id, code, &ra) != 0)
+	if (ws && hs_cli_workspace_end(ws, res.workspace_fd, ra->run_id, code, ra) != 0)
 		code = HS_EXIT_HARNESS;
 	else if (!ws && res.workspace_fd >= 0)
 		close(res.workspace_fd);
-	code = hs_run_audit_finish(&ra, plan, &res, limit, code);
-	hs_run_audit_close(&ra);
+	code = hs_run_audit_finish(ra, plan, &res, limit, code);
+	hs_run_audit_close(ra);
 	return code;
 }
 
@@ -1121,6 +1138,12 @@ int hs_cmd_run(int argc, char **argv)
 		hs_cli_error("cannot determine the current directory: %s", strerror(errno));
 		r = HS_EXIT_HARNESS;
 	}
+	/* The audit stores open on a thread while the plan is built (joined
+	 * before anything forks; a workspace's setup probes with a fork). */
+	struct hs_run_audit ra;
+	memset(&ra, 0, sizeof(ra));
+	if (r == 0 && !o.dry_run)
+		r = hs_run_audit_begin(&ra, &o, o.workspace == HS_CLI_WS_NONE);
 	if (r != 0) {
 		hs_policy_free(&p);
 		hs_cli_run_free(&o);
@@ -1131,6 +1154,7 @@ int hs_cmd_run(int argc, char **argv)
 	hs_error_clear(&err);
 	if (hs_plan_build(&p, cmd, environ, cwd, hs_caller_home(), o.dry_run, &plan, &err) < 0) {
 		hs_cli_error("%s", err.msg);
+		hs_run_audit_close(&ra);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
 		hs_policy_free(&p);
@@ -1155,6 +1179,7 @@ int hs_cmd_run(int argc, char **argv)
 	free(agents);
 	if (hidden < 0) {
 		hs_cli_error("%s", err.msg);
+		hs_run_audit_close(&ra);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
 		hs_policy_free(&p);
@@ -1174,6 +1199,7 @@ int hs_cmd_run(int argc, char **argv)
 	if (ws_r < 0) {
 		hs_cli_error("%s %s", o.workspace == HS_CLI_WS_REVIEW ? "review mode:" : "ephemeral mode:",
 			     err.msg);
+		hs_run_audit_close(&ra);
 		hs_plan_cleanup_placeholders(&plan);
 		hs_plan_free(&plan);
 		hs_policy_free(&p);
@@ -1198,8 +1224,9 @@ int hs_cmd_run(int argc, char **argv)
 	} else {
 		if (o.agent)
 			note_credentials(&o, &p);
-		code = run_audited(&plan, &p, &o);
+		code = run_audited(&plan, &p, &o, &ra);
 	}
+	hs_run_audit_close(&ra); /* run_audited closed it; a dry run never opened it */
 	hs_plan_cleanup_placeholders(&plan);
 	hs_plan_free(&plan);
 	hs_policy_free(&p);

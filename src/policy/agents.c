@@ -16,9 +16,9 @@
 #include "agents.h"
 #include "policy-int.h"
 #include "net/rules.h"
+#include "common/sha256.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -339,11 +339,9 @@ static bool is_system_path(const char *path)
  * directory. */
 static char *project_key(const char *cwd)
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0;
+	unsigned char md[HS_SHA256_LEN];
 	char hex[17], base[33];
-	if (!EVP_Digest(cwd, strlen(cwd), md, &mdlen, EVP_sha256(), NULL))
-		memset(md, 0, sizeof(md));
+	hs_sha256(cwd, strlen(cwd), md);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	const char *b = strrchr(cwd, '/');

@@ -13,6 +13,8 @@
 
 #include "../common/common.h"
 
+#include <linux/filter.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -60,6 +62,20 @@ int hs_seccomp_install(struct hs_error *err);
 /* The same filter, plus execve/execveat stopped for the supervisor to
  * inspect (seccomp user notification); *notify_fd gets the listener. */
 int hs_seccomp_install_notify(int *notify_fd, struct hs_error *err);
+
+/* The same filters, compiled ahead (by the supervisor, before the clone:
+ * libseccomp's compilation costs a fresh child about a millisecond of copy-
+ * on-write faults) and loaded later by pid 1 with hs_seccomp_load. */
+struct hs_seccomp_prog {
+	struct sock_filter *insns; /* owned */
+	unsigned short len;
+	bool notify;               /* execve/execveat stop for the supervisor */
+};
+int hs_seccomp_build(struct hs_seccomp_prog *prog, bool notify, struct hs_error *err);
+/* Loads it (no_new_privs must be set), then the personality filter; with
+ * prog->notify, *notify_fd gets the listener. */
+int hs_seccomp_load(const struct hs_seccomp_prog *prog, int *notify_fd, struct hs_error *err);
+void hs_seccomp_prog_free(struct hs_seccomp_prog *prog);
 
 /* Names of the syscalls refused, for docs and `harness check`. NULL-terminated. */
 extern const char *const hs_seccomp_denied_names[];

@@ -669,8 +669,7 @@ static void apply_fences(const struct hs_plan *plan, unsigned *layers, int *abi,
 	if (hs_caps_drop_all(&err) < 0)
 		die_err(&err);
 	*layers |= HS_LAYER_CAPS;
-	if (plan->intercept_exec ? hs_seccomp_install_notify(notify_fd, &err) < 0
-				 : hs_seccomp_install(&err) < 0)
+	if (hs_seccomp_load(&plan->seccomp, notify_fd, &err) < 0)
 		die_err(&err);
 	*layers |= HS_LAYER_SECCOMP;
 	if (plan->intercept_exec)

@@ -93,6 +93,7 @@ struct hs_plan {
 	bool best_effort;  /* degrade instead of failing on missing layers */
 	bool userns;       /* false only in best-effort mode without user namespaces */
 	bool intercept_exec; /* execve/execveat wait for the supervisor (seccomp notify) */
+	struct hs_seccomp_prog seccomp; /* owned: compiled by hs_run_plan before the clone */
 	char *workspace;   /* owned: the host dir mounted as an overlay (--ephemeral,
 			      --review), NULL if none; see hs_plan_workspace */
 };
@@ -106,6 +107,9 @@ void hs_plan_free(struct hs_plan *plan);
  * makes it visible: an empty read-only mask, the directories on the way
  * pinned. Fails if the path is itself a whole grant. */
 int hs_plan_hide_host_path(struct hs_plan *plan, const char *path, struct hs_error *err);
+/* Whether the sandbox would see path (or, when it does not exist yet, what
+ * would be created there): under a bind or overlay of the plan. */
+bool hs_plan_reaches(const struct hs_plan *plan, const char *path);
 
 /* Turns the read-write grant holding the working directory into the
  * workspace (HS_MNT_OVERLAY with an upper layer of at most max_disk
@@ -204,10 +208,18 @@ struct hs_child {
 				 or the snapshot copy's root; -1 if none */
 };
 
-/* Starts the sandbox: clone into new namespaces, attach the cgroup, wait for
- * READY. On failure returns -1 with the child's message in err. */
+/* Work the supervisor does while the child sets itself up, before the
+ * command may start (a failure kills the child: nothing was started). */
+struct hs_prestart {
+	int (*fn)(void *ctx, struct hs_error *err);
+	void *ctx;
+};
+
+/* Starts the sandbox: clone into new namespaces, attach the cgroup, run
+ * pre (may be NULL), let the command start, wait for READY. On failure
+ * returns -1 with the child's message in err. */
 int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_child *child,
-	     struct hs_error *err);
+	     const struct hs_prestart *pre, struct hs_error *err);
 
 /* The child's side (runs as pid 1 of the sandbox; never returns). */
 __attribute__((noreturn)) void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg,

@@ -27,6 +27,11 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -219,8 +224,41 @@ static int add_exec_notify(scmp_filter_ctx ctx, struct hs_error *err)
 	return 0;
 }
 
-static int build_and_load(int *notify_fd, struct hs_error *err)
+/* The libseccomp filter as a classic BPF program: exported through a
+ * memfd (libseccomp 2.5 exports to a file descriptor only). */
+static int export_prog(scmp_filter_ctx ctx, struct hs_seccomp_prog *prog, struct hs_error *err)
 {
+	int fd = (int)syscall(SYS_memfd_create, "harness-seccomp", MFD_CLOEXEC);
+	if (fd < 0)
+		return hs_err_sys(err, "seccomp: memfd_create");
+	int rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0) {
+		close(fd);
+		return scmp_fail(rc, err, "cannot export", "the filter");
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+	    st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+		close(fd);
+		return hs_err(err, "seccomp: libseccomp exported a filter of %lld bytes",
+			      (long long)st.st_size);
+	}
+	prog->insns = hs_xmalloc((size_t)st.st_size);
+	ssize_t n = pread(fd, prog->insns, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size) {
+		free(prog->insns);
+		prog->insns = NULL;
+		return hs_err(err, "seccomp: cannot read the exported filter back");
+	}
+	prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+	return 0;
+}
+
+int hs_seccomp_build(struct hs_seccomp_prog *prog, bool notify, struct hs_error *err)
+{
+	memset(prog, 0, sizeof(*prog));
+	prog->notify = notify;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return hs_err(err, "seccomp: cannot create a filter (libseccomp)");
@@ -231,26 +269,67 @@ static int build_and_load(int *notify_fd, struct hs_error *err)
 		r = add_clone_rules(ctx, err);
 	if (r == 0)
 		r = add_ioctl_rules(ctx, err);
-	if (r == 0 && notify_fd)
+	if (r == 0 && notify)
 		r = add_exec_notify(ctx, err);
-	if (r == 0 && notify_fd)
+	if (r == 0 && notify)
 		r = add_dumpable_rule(ctx, err);
-	if (r == 0) {
-		/* Safety: seccomp_load sets no_new_privs (SCMP_FLTATR_CTL_NNP
-		 * is on by default) and then attaches the filter, which is
-		 * inherited by every descendant and can never be removed. */
-		int rc = seccomp_load(ctx);
-		if (rc < 0)
-			r = scmp_fail(rc, err, "cannot load", "the filter");
-	}
-	if (r == 0 && notify_fd) {
-		/* The listener (O_CLOEXEC) goes to the supervisor. */
-		*notify_fd = seccomp_notify_fd(ctx);
-		if (*notify_fd < 0)
-			r = hs_err(err, "seccomp: the kernel gave no notification listener "
-					"(needs Linux >= 5.0 for exec interception)");
-	}
+	if (r == 0)
+		r = export_prog(ctx, prog, err);
 	seccomp_release(ctx);
+	return r;
+}
+
+void hs_seccomp_prog_free(struct hs_seccomp_prog *prog)
+{
+	free(prog->insns);
+	memset(prog, 0, sizeof(*prog));
+}
+
+static int load_personality_filter(struct hs_error *err);
+
+int hs_seccomp_load(const struct hs_seccomp_prog *prog, int *notify_fd, struct hs_error *err)
+{
+	if (notify_fd)
+		*notify_fd = -1;
+	if (!prog->insns || !prog->len)
+		return hs_err(err, "seccomp: no filter was compiled");
+	struct sock_fprog fprog = {.len = prog->len, .filter = prog->insns};
+	/* Safety: no_new_privs first (as libseccomp's seccomp_load did; the
+	 * kernel refuses an unprivileged filter without it); the filter is
+	 * inherited by every descendant and can never be removed. With the
+	 * exec notification, the kernel hands back the listener, which goes
+	 * to the supervisor. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return hs_err_sys(err, "seccomp: cannot set no_new_privs");
+	long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  prog->notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &fprog);
+	if (rc < 0) {
+		if (prog->notify && (errno == EINVAL || errno == ENOSYS))
+			return hs_err(err, "seccomp: the kernel gave no notification listener "
+					   "(needs Linux >= 5.0 for exec interception)");
+		return hs_err_sys(err, "seccomp: cannot load the filter");
+	}
+	if (prog->notify) {
+		if (!notify_fd) {
+			close((int)rc);
+			return hs_err(err, "seccomp: a notifying filter needs a listener slot");
+		}
+		*notify_fd = (int)rc;
+		/* O_CLOEXEC, as libseccomp's: the command never inherits it */
+		if (fcntl(*notify_fd, F_SETFD, FD_CLOEXEC) < 0)
+			return hs_err_sys(err, "seccomp: cannot mark the listener close-on-exec");
+	}
+	return load_personality_filter(err);
+}
+
+/* Compiles and loads in one go (tests, and callers without a supervisor). */
+static int build_and_load(int *notify_fd, struct hs_error *err)
+{
+	struct hs_seccomp_prog prog;
+	int r = hs_seccomp_build(&prog, notify_fd != NULL, err);
+	if (r == 0)
+		r = hs_seccomp_load(&prog, notify_fd, err);
+	hs_seccomp_prog_free(&prog);
 	return r;
 }
 
@@ -281,7 +360,7 @@ static int load_personality_filter(struct hs_error *err)
 	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog fprog = {.len = (unsigned short)HS_ARRAY_LEN(prog), .filter = prog};
-	/* Safety: no_new_privs was set by seccomp_load above; the filter only
+	/* Safety: no_new_privs was set by hs_seccomp_load above; the filter only
 	 * adds refusals and cannot be removed. */
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) < 0)
 		return hs_err_sys(err, "seccomp: cannot load the personality filter");
@@ -290,15 +369,11 @@ static int load_personality_filter(struct hs_error *err)
 
 int hs_seccomp_install(struct hs_error *err)
 {
-	if (build_and_load(NULL, err) < 0)
-		return -1;
-	return load_personality_filter(err);
+	return build_and_load(NULL, err);
 }
 
 int hs_seccomp_install_notify(int *notify_fd, struct hs_error *err)
 {
 	*notify_fd = -1;
-	if (build_and_load(notify_fd, err) < 0)
-		return -1;
-	return load_personality_filter(err);
+	return build_and_load(notify_fd, err);
 }

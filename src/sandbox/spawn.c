@@ -173,7 +173,7 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 }
 
 int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_child *c,
-	     struct hs_error *err)
+	     const struct hs_prestart *pre, struct hs_error *err)
 {
 	int sv[2];
 	memset(c, 0, sizeof(*c));
@@ -245,6 +245,16 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	 * for ATTACHED only before it forks the command. */
 	if (cg && hs_cgroup_attach(cg, c->pid, err) < 0)
 		goto fail;
+	/* The caller's own start-up work (opening the audit stores, writing
+	 * run.start) runs here, on this CPU, while the child builds its root
+	 * and fences itself on another. The command must not start before it
+	 * is done. With exec interception, the command's first execve stops
+	 * in the kernel until the supervisor answers, which it does only
+	 * after this: pid 1 may fork it at once. Without, ATTACHED (what lets
+	 * pid 1 fork it) waits for the work. */
+	bool exec_waits = plan->intercept_exec && plan->userns;
+	if (!exec_waits && pre && pre->fn && pre->fn(pre->ctx, err) < 0)
+		goto fail;
 	go.type = HS_MSG_ATTACHED;
 	/* EPIPE: the child already failed; its ERROR message waits in the
 	 * socket, and wait_ready reports it. */
@@ -253,6 +263,8 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 		hs_err_sys(err, "start the sandbox");
 		goto fail;
 	}
+	if (exec_waits && pre && pre->fn && pre->fn(pre->ctx, err) < 0)
+		goto fail;
 	if (wait_ready(c, err) < 0) {
 		hs_close(&c->sock);
 		hs_close(&c->pidfd);

@@ -34,13 +34,20 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 	sigset_t oldmask;
 	memset(res, 0, sizeof(*res));
 	res->workspace_fd = -1;
+	/* Compiled here, in a process that owns its memory, rather than by
+	 * pid 1 after the clone, where every page libseccomp touches is a
+	 * copy-on-write fault on the sandbox's critical path. */
+	hs_seccomp_prog_free(&plan->seccomp);
+	if (hs_seccomp_build(&plan->seccomp, plan->intercept_exec, err) < 0)
+		return -1;
 	if (hs_cgroup_create(&plan->limits, &cg, err) < 0)
 		return -1;
 	res->cgroup = cg.kind[0] != '\0';
 	/* Block the signals the loop takes before the child exists, so a
 	 * Ctrl-C in between is forwarded rather than lost. */
 	hs_supervise_block_signals(&oldmask);
-	int r = hs_spawn(plan, &cg, &child, err);
+	struct hs_prestart pre = {.fn = hooks->prestart, .ctx = hooks->ctx};
+	int r = hs_spawn(plan, &cg, &child, &pre, err);
 	/* No fallback for a workspace: without a mount namespace there is no
 	 * overlay, and the command would write to the real tree. */
 	if (r < 0 && plan->best_effort && plan->userns && !plan->workspace &&
@@ -49,7 +56,7 @@ int hs_run_plan(struct hs_plan *plan, const struct hs_run_hooks *hooks, struct h
 		snprintf(res->fallback_why, sizeof(res->fallback_why), "%s", err->msg);
 		hs_plan_without_namespaces(plan);
 		hs_error_clear(err);
-		r = hs_spawn(plan, &cg, &child, err);
+		r = hs_spawn(plan, &cg, &child, &pre, err);
 	}
 	if (r < 0) {
 		hs_cgroup_destroy(&cg);

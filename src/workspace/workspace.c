@@ -14,13 +14,13 @@
  */
 #define _GNU_SOURCE
 #include "workspace.h"
+#include "common/sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <linux/openat2.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,40 +66,27 @@ static int lstat_beneath(int dirfd, const char *rel, struct stat *st)
 	return r;
 }
 
-static void hex(const unsigned char *md, unsigned n, char out[65])
-{
-	for (unsigned i = 0; i < n && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* SHA-256 of an open regular file; *size its length. */
 static int hash_fd(int fd, char out[65], uint64_t *size, struct hs_error *err)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return hs_err(err, "cannot set up SHA-256");
-	}
+	struct hs_sha256 ctx;
+	hs_sha256_init(&ctx);
 	char buf[65536];
 	uint64_t total = 0;
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			EVP_MD_CTX_free(ctx);
+		if (n < 0)
 			return hs_err_sys(err, "read");
-		}
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		hs_sha256_update(&ctx, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	hex(md, mdlen, out);
+	unsigned char md[HS_SHA256_LEN];
+	hs_sha256_final(&ctx, md);
+	hs_sha256_hex(md, out);
 	*size = total;
 	return 0;
 }
@@ -864,8 +851,8 @@ static int store_blob(const char *blobs, int dirfd, const char *name, bool benea
 	char *tmp = hs_xasprintf("%s.tmp", dst);
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	int r = out < 0 ? hs_err_sys(err, "create %s", tmp) : 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	struct hs_sha256 ctx;
+	hs_sha256_init(&ctx);
 	char buf[65536];
 	while (r == 0) {
 		ssize_t n = read(in, buf, sizeof(buf));
@@ -877,7 +864,7 @@ static int store_blob(const char *blobs, int dirfd, const char *name, bool benea
 		}
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		hs_sha256_update(&ctx, buf, (size_t)n);
 		for (ssize_t off = 0; off < n && r == 0;) {
 			ssize_t w = write(out, buf + off, (size_t)(n - off));
 			if (w < 0 && errno != EINTR)
@@ -886,12 +873,10 @@ static int store_blob(const char *blobs, int dirfd, const char *name, bool benea
 				off += w;
 		}
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	char got[65] = "";
-	hex(md, mdlen, got);
+	unsigned char md[HS_SHA256_LEN];
+	hs_sha256_final(&ctx, md);
+	char got[65];
+	hs_sha256_hex(md, got);
 	if (r == 0 && strcmp(got, hash) != 0)
 		r = hs_err(err, "%s changed while it was being staged", name);
 	/* No fsync per blob: hs_ws_stage syncs the filesystem once at the end. */
@@ -1120,15 +1105,10 @@ int hs_ws_blob_read(const char *run_dir, const char *hash, size_t max, char **da
 	close(fd);
 	buf[off] = '\0';
 	/* The store is outside every sandbox, but check what we hand on. */
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, buf, off);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	char got[65] = "";
-	hex(md, mdlen, got);
+	unsigned char md[HS_SHA256_LEN];
+	hs_sha256(buf, off, md);
+	char got[65];
+	hs_sha256_hex(md, got);
 	free(p);
 	if (off != (size_t)st.st_size || strcmp(got, hash) != 0) {
 		free(buf);

@@ -447,6 +447,31 @@ static void test_sqlite_round_trip(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* A short run leaves its WAL for the next open to read (no checkpoint, no
+ * fsync at exit); one that left more than a MiB checkpoints and truncates
+ * it when it closes. Either way the chain stays whole. */
+static void test_sqlite_wal_trimmed_only_when_long(void **state)
+{
+	struct fixture *f = *state;
+	char wal[PATH_MAX], msg[HS_ERR_MSG_MAX];
+	struct stat st;
+	uint64_t count;
+	snprintf(wal, sizeof(wal), "%s-wal", f->sqlite_path);
+	write_n(f->sqlite, 3, NULL);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size > 0);
+	assert_true(st.st_size < 1024 * 1024);
+	off_t short_run = st.st_size;
+	write_n(f->sqlite, 3, NULL);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size > short_run); /* appended, not checkpointed */
+	write_n(f->sqlite, 300, NULL); /* ~8 pages a record: well over a MiB */
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(verify(f->sqlite, NULL, &count, msg), 0);
+	assert_int_equal(count, 307);
+}
+
 static void test_default_store(void **state)
 {
 	struct fixture *f = *state;
@@ -1226,6 +1251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversized_record_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_wal_trimmed_only_when_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_edit_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_edit_and_rehash_detected, setup, teardown),

@@ -70,6 +70,12 @@ static void run_child(child_fn fn, void *arg, struct child_out *out)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(p[0]);
+		/* cmocka catches these to report a crashing test; in the child
+		 * the crash is the result (int 0x80 without IA32 emulation
+		 * faults), and its handler would resume the test runner here. */
+		static const int crash[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
+		for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++)
+			signal(crash[i], SIG_DFL);
 		alarm(CHILD_TIMEOUT_S); /* a hang fails the test (SIGALRM) */
 		fn(p[1], arg);
 		_exit(0);
@@ -411,7 +417,13 @@ static void test_seccomp_kills_int80(void **state)
 			      WIFSIGNALED(out.status) ? WTERMSIG(out.status) : 0);
 		skip();
 	}
-	assert_int_equal(get_int(&out, 0), 0);
+	if (get_int(&out, 0) != 0) {
+		/* Kernels built or booted without IA32 emulation (ia32_emulation=0)
+		 * answer int 0x80 with -ENOSYS: there is no i386 ABI to fence. */
+		print_message("  skipped: int 0x80 getpid does not work here even without a "
+			      "filter (IA32 emulation off?)\n");
+		skip();
+	}
 	run_child(int80_child, (void *)1, &out);
 	if (!WIFSIGNALED(out.status) || WTERMSIG(out.status) != SIGSYS)
 		fail_msg("int 0x80 under the filter: status 0x%x, wanted death by SIGSYS",
