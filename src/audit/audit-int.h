@@ -97,9 +97,8 @@ json_t *audit_json_bytes(const char *s, size_t len, size_t max);
 
 struct audit_hasher {
 	bool keyed;
-	unsigned char *key; /* owned copy, wiped on free */
-	size_t keylen;
-	struct hs_hmac_sha256 mac; /* keyed: the key hashed in once, reused per record */
+	struct hs_hmac_sha256 mac; /* keyed: the key hashed in once, reused per record;
+				      wiped on free */
 };
 int audit_hasher_init(struct audit_hasher *h, const unsigned char *key, size_t keylen,
 		      struct hs_error *err);

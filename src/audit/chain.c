@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include "audit-int.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +19,15 @@ int audit_hasher_init(struct audit_hasher *h, const unsigned char *key, size_t k
 	(void)err; /* nothing here can fail any more; kept for the callers */
 	memset(h, 0, sizeof(*h));
 	if (key) {
+		/* The key lives on only as the HMAC's inner and outer states. */
 		h->keyed = true;
-		h->key = hs_xmalloc(keylen);
-		memcpy(h->key, key, keylen);
-		h->keylen = keylen;
-		hs_hmac_sha256_init(&h->mac, h->key, h->keylen);
+		hs_hmac_sha256_init(&h->mac, key, keylen);
 	}
 	return 0;
 }
 
 void audit_hasher_free(struct audit_hasher *h)
 {
-	if (h->key) {
-		OPENSSL_cleanse(h->key, h->keylen);
-		free(h->key);
-	}
 	hs_hmac_sha256_clear(&h->mac);
 	memset(h, 0, sizeof(*h));
 }
