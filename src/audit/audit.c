@@ -64,7 +64,7 @@ char *hs_audit_default_path(void)
 static int make_parent_dirs(const char *path, struct hs_error *err)
 {
 	return hs_mkdir_p(path, 0700, true) < 0
-		   ? hs_err_sys(err, "audit: cannot create the directory of %s", path)
+		   ? hs_err_sys(err, "cannot create the directory of %s", path)
 		   : 0;
 }
 
