@@ -35,6 +35,9 @@ if [ "$(id -u)" -eq 0 ]; then
 	user=harness-test
 	id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 	echo "== integration tests as $user (uid $(id -u "$user"))"
+	# From the stage: runuser keeps the cwd, and pytest goes back to it,
+	# which the user cannot enter when the checkout is under /root.
+	cd "$stage"
 	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$user" | cut -d: -f6)" \
 		LANG=C.UTF-8 HARNESS_BIN="$stage/harness" HARNESS_REPO="$HARNESS_REPO" HARNESS_SANITIZED="${HARNESS_SANITIZED:-}" \
 		CI="${CI:-}" HARNESS_REQUIRE_AGENTS="${HARNESS_REQUIRE_AGENTS:-}" \
