@@ -50,11 +50,11 @@ struct sqlite_sink {
 	bool trim_on_close;          /* checkpoint a long WAL at close (see open_store) */
 };
 
-/* A WAL longer than this is checkpointed when a run ends. The trade
- * (measured, bench/RESULTS-audit.md): a checkpoint costs the run's exit its
- * fsyncs (1-10 ms on a VM's disk), while each MiB of WAL left behind costs
- * the next open about 1 ms to rebuild the WAL index, and that open overlaps
- * the sandbox's own setup. A record commits ~8 pages (the row and four
+/* A WAL longer than this is checkpointed when a run ends. The trade, as
+ * timed once on a 2-CPU VM (not a bench/ figure): a checkpoint costs the
+ * run's exit its fsyncs (1-10 ms there), while each MiB of WAL left behind
+ * costs the next open about 1 ms to rebuild the WAL index, an open that
+ * overlaps the plan being built. A record commits ~8 pages (the row and four
  * indexes), ~100 KiB for a short run: at 1 MiB, one run in ten pays the
  * checkpoint instead of every one. */
 #define WAL_TRIM_BYTES (1024 * 1024)

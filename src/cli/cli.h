@@ -98,7 +98,7 @@ struct hs_run_audit {
 	struct hs_error open_err;
 	unsigned char *key;   /* owned until the stores are open */
 	size_t keylen;
-	bool pending;         /* run.start waits for hs_run_audit_open */
+	bool pending;         /* run.start waits for hs_run_audit_prestart */
 	const struct hs_policy *p;
 	struct hs_plan *plan;
 };
@@ -108,12 +108,12 @@ struct hs_run_audit {
 int hs_run_audit_begin(struct hs_run_audit *ra, const struct hs_cli_run *o, bool threaded);
 /* Waits for the stores, hides them from the sandbox where it would reach
  * them, and writes run.start; with may_defer, leaves run.start to
- * hs_run_audit_open. Returns an exit status (0 = go on). */
+ * hs_run_audit_prestart. Returns an exit status (0 = go on). */
 int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_policy *p, struct hs_plan *plan,
 		       bool may_defer);
 /* The deferred run.start (nothing when there is none): called while the
  * sandbox sets itself up, before the command can start. */
-int hs_run_audit_open(struct hs_run_audit *ra);
+int hs_run_audit_prestart(struct hs_run_audit *ra);
 /* Whether the run is recorded. */
 bool hs_run_audit_on(const struct hs_run_audit *ra);
 /* Writes the limit and run.exit records and prints the summary; returns

@@ -730,12 +730,12 @@ static void print_exec(const struct hs_exec_request *req)
 	fprintf(stderr, "%s] in %s\n", req->truncated ? " ..." : "", req->cwd);
 }
 
-/* While the sandbox builds itself: the audit stores open and run.start is
- * written (hs_run_audit_start deferred it); the command waits for this. */
+/* While the sandbox builds itself: run.start is written (hs_run_audit_start
+ * deferred it); the command waits for this. */
 static int audit_prestart(void *ctx, struct hs_error *err)
 {
 	struct run_ctx *rc = ctx;
-	if (hs_run_audit_open(rc->ra) == 0)
+	if (hs_run_audit_prestart(rc->ra) == 0)
 		return 0;
 	rc->fatal = true; /* named already */
 	if (rc->ra->log) {
@@ -889,8 +889,9 @@ static int run_audited(struct hs_plan *plan, const struct hs_policy *p, struct h
 					  .run_id = ra->run_id,
 					  .agent_id = o->agent_id};
 	rc.approvals = hs_approvals_new(rc.base, &acfg, approval_done, &rc);
-	struct hs_run_hooks hooks = {.prestart = audit_prestart, .started = run_started, .on_exec = on_exec, .ctx = &rc,
-				     .base = rc.base, .on_net = on_net};
+	struct hs_run_hooks hooks = {.prestart = audit_prestart, .started = run_started,
+				     .on_exec = on_exec, .ctx = &rc, .base = rc.base,
+				     .on_net = on_net};
 	/* Every exec is stopped for the rules, the record and -v before it
 	 * proceeds. */
 	plan->intercept_exec = rc.rules.n > 0 || hs_run_audit_on(ra) || o->verbose;

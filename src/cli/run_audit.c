@@ -8,7 +8,7 @@
  * Start-up time: opening a store costs milliseconds in a fresh process
  * (SQLite's schema, the WAL index), so it runs on a second thread while
  * the main thread builds the plan, and run.start is written while the
- * sandbox builds itself (hs_run_audit_open, called from spawn). The thread
+ * sandbox builds itself (hs_run_audit_prestart, called from spawn). The thread
  * touches nothing but the stores and is joined before the sandbox is
  * cloned: every fork and clone happens single-threaded.
  */
@@ -119,25 +119,6 @@ static char *describe_stores(const struct hs_cli_run *o)
 	return s;
 }
 
-/* Whether the sandbox would see a store (or the file SQLite creates next
- * to it): such a store must exist, and be hidden, before the sandbox's
- * view is built. */
-static bool stores_reachable(const struct hs_cli_run *o, const struct hs_plan *plan)
-{
-	if (o->audit_specs.n == 0) {
-		char *path = hs_audit_default_path();
-		bool r = hs_plan_reaches(plan, path);
-		free(path);
-		return r;
-	}
-	for (size_t i = 0; i < o->audit_specs.n; i++) {
-		const char *colon = strchr(o->audit_specs.v[i], ':');
-		if (hs_plan_reaches(plan, colon ? colon + 1 : o->audit_specs.v[i]))
-			return true;
-	}
-	return false;
-}
-
 static void *open_stores(void *arg)
 {
 	struct hs_run_audit *ra = arg;
@@ -224,15 +205,13 @@ int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_policy *p, struc
 		return code;
 	ra->p = p;
 	ra->plan = plan;
-	/* The stores exist now: where the sandbox would reach one, it is
+	/* The stores exist now: wherever a grant would expose one, it is
 	 * hidden before the sandbox's view is built. */
-	if (stores_reachable(ra->o, plan)) {
-		struct hs_error err;
-		hs_error_clear(&err);
-		if (hide_stores(ra->o, plan, &err) < 0) {
-			hs_cli_error("audit: %s", err.msg);
-			return HS_EXIT_HARNESS;
-		}
+	struct hs_error err;
+	hs_error_clear(&err);
+	if (hide_stores(ra->o, plan, &err) < 0) {
+		hs_cli_error("audit: %s", err.msg);
+		return HS_EXIT_HARNESS;
 	}
 	if (may_defer) {
 		ra->pending = true;
@@ -241,7 +220,7 @@ int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_policy *p, struc
 	return write_start(ra);
 }
 
-int hs_run_audit_open(struct hs_run_audit *ra)
+int hs_run_audit_prestart(struct hs_run_audit *ra)
 {
 	return ra->pending ? write_start(ra) : 0;
 }

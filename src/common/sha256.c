@@ -74,11 +74,6 @@ void hs_hmac_sha256_init(struct hs_hmac_sha256 *h, const void *key, size_t keyle
 	h->cur = h->ikey;
 }
 
-void hs_hmac_sha256_reset(struct hs_hmac_sha256 *h)
-{
-	h->cur = h->ikey;
-}
-
 void hs_hmac_sha256_update(struct hs_hmac_sha256 *h, const void *data, size_t len)
 {
 	hs_sha256_update(&h->cur, data, len);

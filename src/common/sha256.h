@@ -43,8 +43,6 @@ struct hs_hmac_sha256 {
 };
 
 void hs_hmac_sha256_init(struct hs_hmac_sha256 *h, const void *key, size_t keylen);
-/* Drops a message in progress: the next update starts a new one. */
-void hs_hmac_sha256_reset(struct hs_hmac_sha256 *h);
 void hs_hmac_sha256_update(struct hs_hmac_sha256 *h, const void *data, size_t len);
 void hs_hmac_sha256_final(struct hs_hmac_sha256 *h, unsigned char out[HS_SHA256_LEN]);
 void hs_hmac_sha256_clear(struct hs_hmac_sha256 *h);

@@ -59,9 +59,6 @@ int hs_caps_drop_all(struct hs_error *err);
  * checked), foreign ABIs (x32, i386 via int 0x80) kill the process.
  * Requires no_new_privs. */
 int hs_seccomp_install(struct hs_error *err);
-/* The same filter, plus execve/execveat stopped for the supervisor to
- * inspect (seccomp user notification); *notify_fd gets the listener. */
-int hs_seccomp_install_notify(int *notify_fd, struct hs_error *err);
 
 /* The same filters, compiled ahead (by the supervisor, before the clone:
  * libseccomp's compilation costs a fresh child about a millisecond of copy-

@@ -107,9 +107,6 @@ void hs_plan_free(struct hs_plan *plan);
  * makes it visible: an empty read-only mask, the directories on the way
  * pinned. Fails if the path is itself a whole grant. */
 int hs_plan_hide_host_path(struct hs_plan *plan, const char *path, struct hs_error *err);
-/* Whether the sandbox would see path (or, when it does not exist yet, what
- * would be created there): under a bind or overlay of the plan. */
-bool hs_plan_reaches(const struct hs_plan *plan, const char *path);
 
 /* Turns the read-write grant holding the working directory into the
  * workspace (HS_MNT_OVERLAY with an upper layer of at most max_disk

@@ -29,7 +29,6 @@
 #include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -314,23 +313,9 @@ int hs_seccomp_load(const struct hs_seccomp_prog *prog, int *notify_fd, struct h
 			close((int)rc);
 			return hs_err(err, "seccomp: a notifying filter needs a listener slot");
 		}
-		*notify_fd = (int)rc;
-		/* O_CLOEXEC, as libseccomp's: the command never inherits it */
-		if (fcntl(*notify_fd, F_SETFD, FD_CLOEXEC) < 0)
-			return hs_err_sys(err, "seccomp: cannot mark the listener close-on-exec");
+		*notify_fd = (int)rc; /* O_CLOEXEC (the kernel's): the command never has it */
 	}
 	return load_personality_filter(err);
-}
-
-/* Compiles and loads in one go (tests, and callers without a supervisor). */
-static int build_and_load(int *notify_fd, struct hs_error *err)
-{
-	struct hs_seccomp_prog prog;
-	int r = hs_seccomp_build(&prog, notify_fd != NULL, err);
-	if (r == 0)
-		r = hs_seccomp_load(&prog, notify_fd, err);
-	hs_seccomp_prog_free(&prog);
-	return r;
 }
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -369,11 +354,10 @@ static int load_personality_filter(struct hs_error *err)
 
 int hs_seccomp_install(struct hs_error *err)
 {
-	return build_and_load(NULL, err);
-}
-
-int hs_seccomp_install_notify(int *notify_fd, struct hs_error *err)
-{
-	*notify_fd = -1;
-	return build_and_load(notify_fd, err);
+	struct hs_seccomp_prog prog;
+	int r = hs_seccomp_build(&prog, false, err);
+	if (r == 0)
+		r = hs_seccomp_load(&prog, NULL, err);
+	hs_seccomp_prog_free(&prog);
+	return r;
 }

@@ -1137,23 +1137,6 @@ int hs_plan_build(const struct hs_policy *p, char **argv, char **envp, const cha
 	return 0;
 }
 
-bool hs_plan_reaches(const struct hs_plan *pl, const char *path)
-{
-	/* The deepest ancestor that exists decides: a file created later
-	 * appears wherever its directory is bound. */
-	char probe[PATH_MAX], real[PATH_MAX];
-	if (snprintf(probe, sizeof(probe), "%s", path) >= (int)sizeof(probe))
-		return true; /* cannot tell: assume it does */
-	for (;;) {
-		if (realpath(probe, real))
-			return bind_covering(pl, real) != NULL;
-		char *slash = strrchr(probe, '/');
-		if (!slash || slash == probe)
-			return bind_covering(pl, "/") != NULL;
-		*slash = '\0';
-	}
-}
-
 int hs_plan_hide_host_path(struct hs_plan *pl, const char *path, struct hs_error *err)
 {
 	struct builder b = {.plan = pl, .cap_mounts = pl->nmounts, .cap_ph = pl->nplaceholders};

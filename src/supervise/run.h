@@ -32,8 +32,7 @@ typedef void (*hs_run_started_fn)(const struct hs_run_result *res, void *ctx);
 struct hs_run_hooks {
 	/* Before the command may start, while the sandbox sets itself up
 	 * (the audit's run.start); a failure ends the run, nothing started.
-	 * Called at most once per successful spawn: it must tolerate a second
-	 * call after a best-effort respawn. */
+	 * Called again after a best-effort respawn: it must do its work once. */
 	int (*prestart)(void *ctx, struct hs_error *err);
 	hs_run_started_fn started;
 	hs_exec_hook on_exec; /* with plan->intercept_exec: every execve, before it proceeds */

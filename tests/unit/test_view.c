@@ -392,26 +392,6 @@ static void test_hide_host_path_in_a_writable_grant(void **state)
 	assert_null(find_mount(&f->plan, f->home, HS_MNT_HIDE));
 }
 
-/* What decides whether an audit store must be hidden (and so opened
- * before the view is built): the sandbox reaches a path through a bind of
- * the plan, also one that does not exist yet (its nearest existing
- * ancestor decides), and never through HOME's tmpfs or /tmp's. */
-static void test_plan_reaches(void **state)
-{
-	struct fixture *f = *state;
-	char *envp[] = {NULL};
-	char p[PATH_MAX];
-	build(f, envp);
-	PJOIN(p, f->proj, "audit.db");
-	assert_true(hs_plan_reaches(&f->plan, p)); /* in the granted project, not there yet */
-	PJOIN(p, f->proj, "not/yet/made/audit.db");
-	assert_true(hs_plan_reaches(&f->plan, p));
-	PJOIN(p, f->home, ".local/state/harness/audit.db");
-	assert_false(hs_plan_reaches(&f->plan, p)); /* HOME is an empty tmpfs inside */
-	assert_false(hs_plan_reaches(&f->plan, f->root)); /* above every grant */
-	assert_true(hs_plan_reaches(&f->plan, "/usr/bin/env")); /* the system, read-only */
-}
-
 static void test_unprotect(void **state)
 {
 	struct fixture *f = *state;
@@ -495,7 +475,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_masks_deep_matches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_path_protected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hide_host_path_in_a_writable_grant, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plan_reaches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_scrubbed, setup, teardown),
