@@ -36,24 +36,29 @@
 	 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 /* Number of capabilities the kernel knows: PR_CAPBSET_READ answers EINVAL
- * past the last one. Probing avoids depending on /proc being mounted. */
+ * past the last one (they are numbered without gaps), found by bisection:
+ * six calls instead of one per capability. Probing avoids depending on
+ * /proc being mounted. */
 static int kernel_cap_count(void)
 {
-	int cap = 0;
-	while (cap < HS_CAP_MAX && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0)
-		cap++;
-	return cap;
+	int lo = 0, hi = HS_CAP_MAX; /* cap lo - 1 is known, cap hi is not */
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (prctl(PR_CAPBSET_READ, mid, 0, 0, 0) >= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static int drop_bounding_set(int ncaps, struct hs_error *err)
 {
 	for (int cap = 0; cap < ncaps; cap++) {
-		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-		if (r < 0)
-			return hs_err_sys(err, "caps: cannot read bounding capability %d", cap);
-		/* Safety: shrinks the bounding set; needs CAP_SETPCAP, which
-		 * pid 1 holds in its user namespace until capset below. */
-		if (r == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+		/* Safety: shrinks the bounding set (dropping a capability not
+		 * in it succeeds too); needs CAP_SETPCAP, which pid 1 holds in
+		 * its user namespace until capset below. */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return hs_err_sys(err, "caps: cannot drop bounding capability %d", cap);
 	}
 	return 0;
@@ -110,16 +115,13 @@ static int verify_process_sets(struct hs_error *err)
 	return 0;
 }
 
-static int verify_bounding_and_ambient(int ncaps, bool bounding, struct hs_error *err)
+/* The ambient set needs no check of its own: the kernel keeps it within
+ * permitted AND inheritable, and verify_process_sets saw both empty. */
+static int verify_bounding_and_securebits(int ncaps, struct hs_error *err)
 {
-	for (int cap = 0; cap < ncaps; cap++) {
-		if (bounding && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
+	for (int cap = 0; cap < ncaps; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
 			return hs_err(err, "caps: bounding capability %d still set", cap);
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) > 0)
-			return hs_err(err, "caps: ambient capability %d still set", cap);
-	}
-	if (!bounding)
-		return 0;
 	int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (bits < 0 || (bits & HS_SECUREBITS) != HS_SECUREBITS || (bits & SECBIT_KEEP_CAPS))
 		return hs_err(err, "caps: securebits not locked as requested");
@@ -165,5 +167,5 @@ int hs_caps_drop_all(struct hs_error *err)
 	}
 	if (clear_process_sets(err) < 0 || verify_process_sets(err) < 0)
 		return -1;
-	return verify_bounding_and_ambient(ncaps, setpcap, err);
+	return setpcap ? verify_bounding_and_securebits(ncaps, err) : 0;
 }

@@ -6,7 +6,8 @@
  * never prints.
  *
  * Order (see init.c): no_new_privs -> hs_landlock_apply -> hs_caps_drop_all
- * -> hs_seccomp_install -> fork + execve(command).
+ * -> hs_seccomp_load -> the command started (vfork-style, see init.c) ->
+ * hs_landlock_nest -> execve(command).
  */
 #ifndef HS_FENCE_H
 #define HS_FENCE_H
@@ -44,6 +45,14 @@ int hs_landlock_abi(void);
 int hs_landlock_apply(const struct hs_ll_rule *rules, size_t nrules, bool deny_tcp,
 		      const uint16_t *connect_ports, bool best_effort, int *abi_used,
 		      struct hs_error *err);
+
+/* Puts the calling process (and its future children) in a Landlock domain
+ * of its own, nested in the current one, that changes no access outcome:
+ * the kernel then refuses it ptrace access (/proc/PID/mem, environ, maps,
+ * ptrace, process_vm_readv) to every process of the enclosing domain. The
+ * command's, so that pid 1 is out of its reach. abi: the ABI in use
+ * (hs_landlock_apply's). Requires Landlock and no_new_privs. */
+int hs_landlock_nest(int abi, struct hs_error *err);
 
 /* ---- capabilities ---- */
 

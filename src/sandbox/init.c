@@ -9,7 +9,9 @@
  *      inline below; every step aborts the launch with the path and errno),
  *   4. raises loopback, wipes the caller's argv/environ from its memory,
  *   5. fences itself: no_new_privs -> Landlock -> caps dropped -> seccomp,
- *   6. forks the command (pid 2) and execs it with the plan's environment,
+ *   6. starts the command (pid 2) and execs it with the plan's environment
+ *      (sharing pid 1's memory until its execve where Landlock nests it in a
+ *      domain of its own, see spawn_command),
  *   7. reaps every orphan, forwards signals to the command, and exits with the
  *      command's status; its exit makes the kernel kill everything left in
  *      the pid namespace (setsid'd or double-forked daemons included).
@@ -582,8 +584,15 @@ static void noop_handler(int sig)
 	(void)sig;
 }
 
+/* Runs in the command's process, which shares pid 1's memory (vfork
+ * semantics; nest_abi > 0, the Landlock ABI in force) or has a copy of it
+ * (fork; nest_abi 0), until execve. Shared:
+ * every change must stay in this process's own kernel state (rlimits,
+ * signal dispositions and mask, Landlock domain, fd table) or be one pid 1
+ * does not mind (environ, errno), and nothing may take a lock pid 1 could
+ * hold (pid 1 is suspended in clone, outside any). */
 __attribute__((noreturn)) static void exec_command(const struct hs_plan *plan,
-						  const struct hs_cgroup *cg)
+						  const struct hs_cgroup *cg, int nest_abi)
 {
 	sigset_t none;
 	struct hs_error err;
@@ -592,16 +601,25 @@ __attribute__((noreturn)) static void exec_command(const struct hs_plan *plan,
 	hs_error_clear(&err);
 	if (hs_rlimits_apply(&plan->limits, cg, &err) < 0)
 		die_err(&err);
+	/* The command's own Landlock domain, nested in pid 1's: the kernel
+	 * then refuses it (and all it starts) ptrace access to pid 1, which
+	 * covers /proc/1/mem, /proc/1/environ and /proc/1/maps, whether or
+	 * not pid 1 is dumpable. */
+	bool shared_mm = nest_abi > 0;
+	if (shared_mm && hs_landlock_nest(nest_abi, &err) < 0)
+		die_err(&err);
 	extern char **environ;
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	for (size_t i = 0; i < HS_ARRAY_LEN(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
-	/* pid 1 made itself non-dumpable and we inherited that: undo it, so
-	 * the supervisor (not privileged over us when it runs unprivileged)
-	 * can read our execve arguments. Nothing but pid 1 exists yet to
-	 * read this copy of its memory, and execve replaces it. */
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	/* A forked copy: pid 1 made itself non-dumpable and we inherited that:
+	 * undo it, so the supervisor (not privileged over us when it runs
+	 * unprivileged) can read our execve arguments. Nothing but pid 1
+	 * exists yet to read this copy of its memory, and execve replaces it.
+	 * (Shared memory: pid 1 saw to it, see spawn_command.) */
+	if (!shared_mm)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* The command starts with no signal blocked, whatever harness had. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -611,6 +629,59 @@ __attribute__((noreturn)) static void exec_command(const struct hs_plan *plan,
 	int e = errno;
 	send_msg(HS_MSG_EXECFAIL, e, plan->argv.v[0]);
 	_exit(e == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC);
+}
+
+struct cmd_start {
+	const struct hs_plan *plan;
+	const struct hs_cgroup *cg;
+	int abi;
+};
+
+/* The command's stack while it shares pid 1's memory, until its execve. */
+static char cmd_stack[64 * 1024] __attribute__((aligned(64)));
+
+static int cmd_entry(void *arg)
+{
+	const struct cmd_start *cs = arg;
+	exec_command(cs->plan, cs->cg, cs->abi);
+}
+
+/* Starts the command. With Landlock, vfork-style (CLONE_VM | CLONE_VFORK):
+ * no copy of pid 1's page tables to make, no copy-on-write faults on either
+ * side, nothing to tear down at execve; pid 1 sleeps until the command's
+ * execve has left its memory (or the command has exited). Measured on the
+ * machine of bench/RESULTS.md, about 2 ms of a 20 ms start. Two things
+ * follow from sharing the memory:
+ *   - with exec interception the supervisor reads the first execve's
+ *     arguments from pid 1's memory, so that memory must be dumpable (an
+ *     unprivileged supervisor has no CAP_SYS_PTRACE over it), and the
+ *     interception filter, already in force, refuses making it undumpable
+ *     again. What keeps the command out of pid 1 is then the nested
+ *     Landlock domain (exec_command): Landlock refuses a process ptrace
+ *     access to any process of an enclosing domain.
+ *   - pid 1 must not hold a lock the command could need: it is
+ *     single-threaded and calls clone outside any.
+ * Without Landlock (--best-effort) there is no nested domain to rely on:
+ * fork, and pid 1 stays undumpable. */
+static pid_t spawn_command(const struct hs_plan *plan, const struct hs_cgroup *cg, int abi)
+{
+	if (abi <= 0) {
+		pid_t pid = fork();
+		if (pid == 0)
+			exec_command(plan, cg, 0);
+		return pid;
+	}
+	if (plan->intercept_exec && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		die("prctl(PR_SET_DUMPABLE)");
+	static struct cmd_start cs;
+	cs.plan = plan;
+	cs.cg = cg;
+	cs.abi = abi;
+	pid_t pid = clone(cmd_entry, cmd_stack + sizeof(cmd_stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
+			  &cs);
+	extern char **environ;
+	environ = NULL; /* the command set it to the plan's, for execvp */
+	return pid;
 }
 
 /* Waits for the command, reaping every orphan on the way; forwards signals. */
@@ -795,21 +866,9 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 	struct hs_msg att;
 	if (recv(sock, &att, sizeof(att), 0) <= 0 || att.type != HS_MSG_ATTACHED)
 		_exit(HS_EXIT_HARNESS);
-	pid_t cmd = fork();
-	if (cmd < 0)
-		die("fork command");
-	if (cmd == 0) {
-		if (notify_fd >= 0)
-			close(notify_fd); /* only the supervisor answers notifications */
-		for (size_t i = 0; i < HS_ARRAY_LEN(proxy_fds); i++)
-			if (proxy_fds[i] >= 0)
-				close(proxy_fds[i]); /* and accepts connections */
-		if (g_upper_fd >= 0)
-			close(g_upper_fd); /* the upper layer is reached through the overlay only */
-		exec_command(plan, cg);
-	}
-	/* The command's execve waits in the kernel until the supervisor, which
-	 * gets the listener with READY, answers it. */
+	/* READY before the command exists: its first execve waits in the
+	 * kernel until the supervisor, which gets the listener with READY,
+	 * answers it (and pid 1 may be asleep in clone until then). */
 	int fds[7];
 	char tags[8] = "";
 	size_t nfds = 0;
@@ -828,8 +887,14 @@ void hs_init_main(const struct hs_plan *plan, const struct hs_cgroup *cg, int so
 		tags[nfds++] = 'u';
 	}
 	send_ready((int)layers | (abi << 16), fds, tags);
-	/* Only the supervisor answers notifications and accepts connections. */
+	/* Only the supervisor answers notifications and accepts connections;
+	 * the upper layer is reached through the overlay only. Closed before
+	 * the command starts, so it never holds them. */
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
+	g_upper_fd = -1;
+	pid_t cmd = spawn_command(plan, cg, abi);
+	if (cmd < 0)
+		die("start the command");
 	reap_loop(cmd, &set);
 }

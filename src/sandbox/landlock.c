@@ -252,3 +252,39 @@ int hs_landlock_apply(const struct hs_ll_rule *rules, size_t nrules, bool deny_t
 		*abi_used = abi;
 	return 0;
 }
+
+int hs_landlock_nest(int abi, struct hs_error *err)
+{
+	/* The layer refuses creating block devices, which no process of a
+	 * user namespace can do anyway (CAP_MKNOD in the initial namespace).
+	 * From ABI 2 on, a layer that does not grant REFER refuses every
+	 * rename or link into another directory (EXDEV), so this one handles
+	 * REFER and grants it from the root down. It changes no outcome; it
+	 * exists to be a domain of its own. */
+	struct hs_ll_ruleset_attr attr = {.handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_BLOCK};
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	int fd = ll_create_ruleset(&attr, sizeof(attr), 0);
+	if (fd < 0)
+		return hs_err_sys(err, "landlock: cannot create the command's ruleset");
+	int r = 0;
+	if (abi >= 2) {
+		struct landlock_path_beneath_attr pb = {.allowed_access = LANDLOCK_ACCESS_FS_REFER};
+		pb.parent_fd = open("/", O_PATH | O_CLOEXEC);
+		r = pb.parent_fd < 0 ? -1 : ll_add_path_rule(fd, &pb);
+		int e = errno;
+		if (pb.parent_fd >= 0)
+			close(pb.parent_fd);
+		errno = e;
+	}
+	/* Safety: only ever adds a restriction; needs no_new_privs (set). */
+	if (r == 0)
+		r = ll_restrict_self(fd);
+	int e = errno;
+	close(fd);
+	if (r < 0) {
+		errno = e;
+		return hs_err_sys(err, "landlock: cannot enforce the command's ruleset");
+	}
+	return 0;
+}

@@ -130,7 +130,9 @@ static void for_each_match(struct builder *b, const char *pattern, match_fn fn, 
 	struct stat st;
 	const char *slash = strrchr(pattern, '/');
 	if (!has_glob(pattern)) {
-		if (realpath(pattern, real) && stat(real, &st) == 0)
+		/* Most hidden entries do not exist: one lstat says so where
+		 * realpath would read every component as a link first. */
+		if (lstat(pattern, &st) == 0 && realpath(pattern, real) && stat(real, &st) == 0)
 			fn(b, real, S_ISDIR(st.st_mode), ctx);
 		return;
 	}

@@ -632,6 +632,80 @@ static void test_landlock_filesystem(void **state)
 	assert_int_equal(get_int(&out, LL_READ_OUTSIDE), EACCES);
 }
 
+/* The command's nested domain (init.c): a process in it cannot reach its
+ * parent's memory through /proc, though the parent is dumpable, and still
+ * renames across directories where the outer domain allows it. The
+ * control, a sibling left in the outer domain, can read it: without
+ * hs_landlock_nest the first case would read 0, not an error. */
+enum { NEST_MEM_NESTED, NEST_RENAME_NESTED, NEST_MEM_CONTROL, NEST_NCASES };
+
+static int nest_grandchild(pid_t parent, const struct ll_dirs *d, bool nest, int *rename_r)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		int r[2] = {-1, -1};
+		struct hs_error err;
+		hs_error_clear(&err);
+		if (!nest || hs_landlock_nest(hs_landlock_abi(), &err) == 0) {
+			char mem[64];
+			snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)parent);
+			int fd = open(mem, O_RDONLY | O_CLOEXEC);
+			r[0] = fd < 0 ? errno : 0;
+			if (fd >= 0)
+				close(fd);
+			r[1] = rename_err(d->b, "s1/f", d->b, "s2/f");
+		}
+		(void)!write(p[1], r, sizeof(r));
+		_exit(0);
+	}
+	close(p[1]);
+	int r[2] = {-1, -1};
+	(void)!read(p[0], r, sizeof(r));
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	if (rename_r)
+		*rename_r = r[1];
+	return r[0];
+}
+
+static void landlock_nest_child(int fd, void *arg)
+{
+	const struct ll_dirs *d = arg;
+	const struct hs_ll_rule rules[] = {{"/proc", HS_LL_READ}, {d->b, HS_LL_WRITE}};
+	apply_ll(rules, HS_ARRAY_LEN(rules), false, fd);
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	int r[NEST_NCASES];
+	r[NEST_MEM_NESTED] = nest_grandchild(getpid(), d, true, &r[NEST_RENAME_NESTED]);
+	r[NEST_MEM_CONTROL] = nest_grandchild(getpid(), d, false, NULL);
+	for (int i = 0; i < NEST_NCASES; i++)
+		put_int(fd, r[i]);
+}
+
+static void test_landlock_nest_keeps_parent_out(void **state)
+{
+	(void)state;
+	if (!landlock_or_skip())
+		skip();
+	struct ll_dirs d;
+	make_ll_dirs(&d);
+	struct child_out out;
+	run_child(landlock_nest_child, &d, &out);
+	remove_tree(d.root);
+	check_child_ll_ok(&out);
+	assert_int_equal(out.len, NEST_NCASES * sizeof(int));
+	assert_int_equal(get_int(&out, NEST_MEM_CONTROL), 0);
+	int mem = get_int(&out, NEST_MEM_NESTED);
+	if (mem != EACCES && mem != EPERM)
+		fail_msg("/proc/PARENT/mem from the nested domain: got %d (%s), want EACCES or EPERM",
+			 mem, mem > 0 ? strerror(mem) : "opened");
+	if (hs_landlock_abi() >= 2)
+		assert_int_equal(get_int(&out, NEST_RENAME_NESTED), 0);
+}
+
 static void landlock_tcp_child(int fd, void *arg)
 {
 	const struct sockaddr_in *addr = arg;
@@ -939,6 +1013,7 @@ int main(void)
 		cmocka_unit_test(test_landlock_denies_tcp),
 		cmocka_unit_test(test_landlock_scopes_signals_and_abstract_sockets),
 		cmocka_unit_test(test_landlock_missing_fails_closed),
+		cmocka_unit_test(test_landlock_nest_keeps_parent_out),
 		cmocka_unit_test(test_caps_dropped_across_exec),
 		cmocka_unit_test(test_caps_without_setpcap_needs_nnp),
 		cmocka_unit_test(test_probe_reports_this_kernel),
