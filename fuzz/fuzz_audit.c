@@ -104,7 +104,7 @@ static void append_one(int fd, bool keyed, uint64_t count)
 		struct hs_audit_event ev = {.action_type = "exec", .target = "/bin/true"};
 		struct audit_rec rec;
 		audit_rec_from_event(&rec, &a.origin, &ev, 1);
-		int r = s->ops->append(s, &rec, &err);
+		int r = s->ops->append(s, &rec, 1, &err);
 		if (r < 0)
 			check_message(&err);
 		audit_rec_free(&rec);

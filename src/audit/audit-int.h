@@ -136,9 +136,10 @@ int audit_verifier_next(struct audit_verifier *v, json_t *rec, const char *where
 
 struct audit_sink;
 struct audit_sink_ops {
-	/* Appends r (seq, prev_hash, hash are filled in here, under the
-	 * store's lock). -1 with err on any failure: nothing half-written. */
-	int (*append)(struct audit_sink *s, struct audit_rec *r, struct hs_error *err);
+	/* Appends r[0..n) in order (seq, prev_hash, hash are filled in here,
+	 * under the store's lock, taken once for all n). -1 with err on any
+	 * failure: no record half-written (SQLite: none of the n). */
+	int (*append)(struct audit_sink *s, struct audit_rec *r, size_t n, struct hs_error *err);
 	void (*close)(struct audit_sink *s);
 };
 struct audit_sink {

@@ -138,18 +138,29 @@ static void count(struct hs_audit_counts *c, const struct hs_audit_event *ev)
 	c->denied += ev->outcome == HS_OUTCOME_DENIED;
 }
 
+int hs_audit_write_batch(struct hs_audit *a, const struct hs_audit_event *evs, size_t n,
+			 struct hs_error *err)
+{
+	if (n == 0 || n > HS_AUDIT_BATCH_MAX)
+		return hs_err(err, "audit: a batch of %zu records (1 to %d)", n, HS_AUDIT_BATCH_MAX);
+	struct audit_origin o = {.run_id = a->run_id, .agent_id = a->agent_id};
+	struct audit_rec recs[HS_AUDIT_BATCH_MAX];
+	int64_t now = audit_now_us();
+	int r = 0;
+	for (size_t i = 0; i < n; i++)
+		audit_rec_from_event(&recs[i], &o, &evs[i], evs[i].ts_us ? evs[i].ts_us : now);
+	for (size_t i = 0; r == 0 && i < a->n; i++)
+		r = a->sinks[i]->ops->append(a->sinks[i], recs, n, err);
+	for (size_t i = 0; i < n; i++)
+		audit_rec_free(&recs[i]);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		count(&a->counts, &evs[i]);
+	return r;
+}
+
 int hs_audit_write(struct hs_audit *a, const struct hs_audit_event *ev, struct hs_error *err)
 {
-	struct audit_origin o = {.run_id = a->run_id, .agent_id = a->agent_id};
-	struct audit_rec rec;
-	int r = 0;
-	audit_rec_from_event(&rec, &o, ev, audit_now_us());
-	for (size_t i = 0; r == 0 && i < a->n; i++)
-		r = a->sinks[i]->ops->append(a->sinks[i], &rec, err);
-	audit_rec_free(&rec);
-	if (r == 0)
-		count(&a->counts, ev);
-	return r;
+	return hs_audit_write_batch(a, ev, 1, err);
 }
 
 void hs_audit_counts(const struct hs_audit *a, struct hs_audit_counts *out)

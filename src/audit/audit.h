@@ -55,6 +55,7 @@ struct hs_audit_event {
 	uint64_t duration_ms;
 	json_t *metadata;        /* borrowed; NULL = {} */
 	const char *approved_by; /* NULL = "" */
+	int64_t ts_us;           /* when it happened (µs since the epoch); 0 = now */
 };
 
 /* The audit log of one run: zero or more sinks. Opaque. */
@@ -73,6 +74,14 @@ int hs_audit_open(struct hs_audit **out, const struct hs_strv *specs, const unsi
  * returning. -1 if any sink failed: the caller must refuse the action and
  * end the run (fail closed). */
 int hs_audit_write(struct hs_audit *a, const struct hs_audit_event *ev, struct hs_error *err);
+
+/* Writes n events (at most HS_AUDIT_BATCH_MAX) in order, as hs_audit_write
+ * does one, under one lock and, in SQLite, one transaction: all of them or
+ * none. (A JSONL sink may keep the first records of a batch whose later
+ * record failed: each line is whole, and the caller ends the run.) */
+#define HS_AUDIT_BATCH_MAX 4
+int hs_audit_write_batch(struct hs_audit *a, const struct hs_audit_event *evs, size_t n,
+			 struct hs_error *err);
 
 /* Counts kept for the end-of-run summary. */
 struct hs_audit_counts {

@@ -416,12 +416,15 @@ static int append_locked(struct jsonl_sink *s, struct audit_rec *r, struct hs_er
 	return 0;
 }
 
-static int jsonl_append(struct audit_sink *base, struct audit_rec *rec, struct hs_error *err)
+static int jsonl_append(struct audit_sink *base, struct audit_rec *recs, size_t n,
+			struct hs_error *err)
 {
 	struct jsonl_sink *s = (struct jsonl_sink *)base;
 	if (lock_fd(s->fd, LOCK_EX) < 0)
 		return hs_err_sys(err, "audit sink %s: cannot lock", s->base.spec);
-	int r = append_locked(s, rec, err);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = append_locked(s, &recs[i], err);
 	unlock_fd(s->fd);
 	return r;
 }

@@ -50,14 +50,17 @@ struct sqlite_sink {
 	bool trim_on_close;          /* checkpoint a long WAL at close (see open_store) */
 };
 
-/* A WAL longer than this is checkpointed when a run ends. The trade, as
- * timed once on a 2-CPU VM (not a bench/ figure): a checkpoint costs the
- * run's exit its fsyncs (1-10 ms there), while each MiB of WAL left behind
- * costs the next open about 1 ms to rebuild the WAL index, an open that
- * overlaps the plan being built. A record commits ~8 pages (the row and four
- * indexes), ~100 KiB for a short run: at 1 MiB, one run in ten pays the
- * checkpoint instead of every one. */
-#define WAL_TRIM_BYTES (1024 * 1024)
+/* A WAL longer than this is checkpointed when a run ends. The trade: a
+ * checkpoint costs the run's exit its page copies and fsyncs, while every
+ * frame left behind costs the next open a read and a checksum to rebuild
+ * the WAL index (SQLite truncates the -shm when the first connection
+ * opens), about 20 us a frame on the 2-CPU VM of bench/RESULTS.md. A short
+ * run adds about 10 frames (run.start with the first exec, run.exit: the
+ * row and four indexes each). Timed there with hyperfine, 150 runs of
+ * `harness run -- /bin/true` per threshold, each in a fresh store, twice in
+ * opposite orders: checkpoint at every close 28.3-28.7 ms (mean), 128 KiB
+ * 26.5-27.1, 256 KiB 26.3-26.9, 1 MiB 27.1-27.6. */
+#define WAL_TRIM_BYTES (256 * 1024)
 
 /* "what: sqlite's message (errno text)" into err, naming the sink. */
 static int db_err(sqlite3 *db, const char *name, const char *what, struct hs_error *err)
@@ -202,7 +205,10 @@ static int read_last(struct sqlite_sink *s, uint64_t *seq, char hash[AUDIT_HASH_
 	return r;
 }
 
-static int append_in_txn(struct sqlite_sink *s, struct audit_rec *rec, struct hs_error *err)
+/* Inside BEGIN IMMEDIATE: seals and inserts recs after the chain's end;
+ * *seq gets the last one's seq. */
+static int insert_in_txn(struct sqlite_sink *s, struct audit_rec *recs, size_t n, uint64_t *last,
+			 struct hs_error *err)
 {
 	uint64_t seq = 0;
 	char hash[AUDIT_HASH_HEX + 1];
@@ -213,22 +219,37 @@ static int append_in_txn(struct sqlite_sink *s, struct audit_rec *rec, struct hs
 				   "(seq %llu, now %llu): truncated or rewritten",
 			      s->base.spec, (unsigned long long)s->last_seq,
 			      (unsigned long long)seq);
-	if (audit_rec_seal(s->hasher, rec, seq + 1, hash, s->scratch, err) < 0)
-		return -1;
-	if (insert_record(s, rec) < 0)
-		return db_err(s->db, s->base.spec, "insert failed", err);
-	if (step_done(s->commit) < 0)
-		return db_err(s->db, s->base.spec, "commit failed", err);
-	s->last_seq = seq + 1;
+	for (size_t i = 0; i < n; i++) {
+		if (audit_rec_seal(s->hasher, &recs[i], seq + 1, hash, s->scratch, err) < 0)
+			return -1;
+		if (insert_record(s, &recs[i]) < 0)
+			return db_err(s->db, s->base.spec, "insert failed", err);
+		seq++;
+		memcpy(hash, recs[i].hash_buf, sizeof(hash));
+	}
+	*last = seq;
 	return 0;
 }
 
-static int sqlite_append(struct audit_sink *base, struct audit_rec *rec, struct hs_error *err)
+static int append_in_txn(struct sqlite_sink *s, struct audit_rec *recs, size_t n,
+			 struct hs_error *err)
+{
+	uint64_t seq = 0;
+	if (insert_in_txn(s, recs, n, &seq, err) < 0)
+		return -1;
+	if (step_done(s->commit) < 0)
+		return db_err(s->db, s->base.spec, "commit failed", err);
+	s->last_seq = seq;
+	return 0;
+}
+
+static int sqlite_append(struct audit_sink *base, struct audit_rec *recs, size_t n,
+			 struct hs_error *err)
 {
 	struct sqlite_sink *s = (struct sqlite_sink *)base;
 	if (step_done(s->begin) < 0)
 		return db_err(s->db, s->base.spec, "cannot lock", err);
-	int r = append_in_txn(s, rec, err);
+	int r = append_in_txn(s, recs, n, err);
 	if (r < 0 && !sqlite3_get_autocommit(s->db))
 		step_done(s->rollback);
 	return r;

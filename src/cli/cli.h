@@ -99,6 +99,9 @@ struct hs_run_audit {
 	unsigned char *key;   /* owned until the stores are open */
 	size_t keylen;
 	bool pending;         /* run.start waits for hs_run_audit_prestart */
+	json_t *start_meta;   /* owned: run.start, prepared and waiting for the
+			       * run's next record (see hs_run_audit_prestart) */
+	int64_t start_us;     /* its time */
 	const struct hs_policy *p;
 	struct hs_plan *plan;
 };
@@ -112,7 +115,11 @@ int hs_run_audit_begin(struct hs_run_audit *ra, const struct hs_cli_run *o, bool
 int hs_run_audit_start(struct hs_run_audit *ra, const struct hs_policy *p, struct hs_plan *plan,
 		       bool may_defer);
 /* The deferred run.start (nothing when there is none): called while the
- * sandbox sets itself up, before the command can start. */
+ * sandbox sets itself up, before the command can start. Where every exec
+ * of the run waits for the supervisor (exec interception in a user
+ * namespace), run.start is only prepared here and written with the run's
+ * next record (the command's first exec, or run.exit), in one transaction:
+ * still before the command can run anything. */
 int hs_run_audit_prestart(struct hs_run_audit *ra);
 /* Whether the run is recorded. */
 bool hs_run_audit_on(const struct hs_run_audit *ra);

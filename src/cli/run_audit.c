@@ -7,8 +7,9 @@
  *
  * Start-up time: opening a store costs milliseconds in a fresh process
  * (SQLite's schema, the WAL index), so it runs on a second thread while
- * the main thread builds the plan, and run.start is written while the
- * sandbox builds itself (hs_run_audit_prestart, called from spawn). The thread
+ * the main thread builds the plan, and run.start is prepared while the
+ * sandbox builds itself (hs_run_audit_prestart, called from spawn) and
+ * written with the first exec, in one transaction instead of two. The thread
  * touches nothing but the stores and is joined before the sandbox is
  * cloned: every fork and clone happens single-threaded.
  */
@@ -175,12 +176,39 @@ static int opened(struct hs_run_audit *ra)
 	return HS_EXIT_HARNESS;
 }
 
+/* Writes ev, preceded by run.start when that is still waiting (one
+ * transaction for both). */
+static int emit(struct hs_run_audit *ra, const struct hs_audit_event *ev, struct hs_error *err)
+{
+	if (!ra->start_meta)
+		return hs_audit_write(ra->log, ev, err);
+	struct hs_audit_event evs[2] = {{.action_type = "run.start",
+					 .target = ra->plan->argv.v[0],
+					 .outcome = HS_OUTCOME_ALLOWED,
+					 .metadata = ra->start_meta,
+					 .ts_us = ra->start_us},
+					*ev};
+	int r = hs_audit_write_batch(ra->log, evs, 2, err);
+	json_decref(ra->start_meta);
+	ra->start_meta = NULL;
+	return r;
+}
+
 static int write_start(struct hs_run_audit *ra)
 {
 	struct hs_error err;
 	hs_error_clear(&err);
 	ra->pending = false;
 	json_t *meta = start_metadata(ra->p, ra->plan, ra->user);
+	/* Every exec waits for the supervisor: run.start can wait for the
+	 * first of them (or for run.exit), and share its transaction. */
+	if (ra->plan->intercept_exec && ra->plan->userns) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		ra->start_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+		ra->start_meta = meta;
+		return 0;
+	}
 	struct hs_audit_event ev = {.action_type = "run.start",
 				    .target = ra->plan->argv.v[0],
 				    .outcome = HS_OUTCOME_ALLOWED,
@@ -261,7 +289,7 @@ int hs_run_audit_finish(struct hs_run_audit *ra, const struct hs_plan *plan,
 					     .target = limit_hit,
 					     .outcome = HS_OUTCOME_BLOCKED,
 					     .duration_ms = out->elapsed_ms};
-		r = hs_audit_write(ra->log, &lim, &err);
+		r = emit(ra, &lim, &err);
 	}
 	int sig = !out->timed_out && !out->exec_errno && WIFSIGNALED(out->status)
 			  ? WTERMSIG(out->status)
@@ -276,7 +304,7 @@ int hs_run_audit_finish(struct hs_run_audit *ra, const struct hs_plan *plan,
 				    .duration_ms = out->elapsed_ms,
 				    .metadata = meta};
 	if (r == 0)
-		r = hs_audit_write(ra->log, &ev, &err);
+		r = emit(ra, &ev, &err);
 	json_decref(meta);
 	if (r < 0) {
 		hs_cli_error("audit: cannot record the end of the run: %s", err.msg);
@@ -324,7 +352,7 @@ int hs_run_audit_exec(struct hs_run_audit *ra, const struct hs_exec_request *req
 				    .target = req->path,
 				    .outcome = outcome,
 				    .metadata = meta};
-	int r = hs_audit_write(ra->log, &ev, &err);
+	int r = emit(ra, &ev, &err);
 	json_decref(meta);
 	if (r < 0) {
 		hs_cli_error("audit: cannot record an exec: %s; refusing it and ending the run "
@@ -344,7 +372,7 @@ int hs_run_audit_event(struct hs_run_audit *ra, const char *action, const char *
 	hs_error_clear(&err);
 	struct hs_audit_event rec = {.action_type = action, .target = target, .outcome = outcome,
 				     .metadata = meta};
-	if (hs_audit_write(ra->log, &rec, &err) < 0) {
+	if (emit(ra, &rec, &err) < 0) {
 		hs_cli_error("audit: cannot record %s %s: %s", action, target, err.msg);
 		return -1;
 	}
@@ -375,7 +403,7 @@ int hs_run_audit_net(struct hs_run_audit *ra, const struct hs_proxy_event *ev)
 				     .outcome = ev->allowed ? HS_OUTCOME_ALLOWED : HS_OUTCOME_BLOCKED,
 				     .duration_ms = ev->duration_ms,
 				     .metadata = meta};
-	int r = hs_audit_write(ra->log, &rec, &err);
+	int r = emit(ra, &rec, &err);
 	json_decref(meta);
 	if (r < 0) {
 		hs_cli_error("audit: cannot record a connection: %s; refusing it and ending the run "
@@ -410,7 +438,7 @@ int hs_run_audit_approval(struct hs_run_audit *ra, const struct hs_approval_requ
 				    .duration_ms = d->waited_ms,
 				    .metadata = meta,
 				    .approved_by = d->by};
-	int r = hs_audit_write(ra->log, &ev, &err);
+	int r = emit(ra, &ev, &err);
 	json_decref(meta);
 	if (r < 0) {
 		hs_cli_error("audit: cannot record an approval: %s; refusing the command and ending "
@@ -427,6 +455,7 @@ void hs_run_audit_close(struct hs_run_audit *ra)
 		pthread_join(ra->opener, NULL);
 	if (ra->log)
 		hs_audit_close(ra->log);
+	json_decref(ra->start_meta); /* a run that ended before any record */
 	if (ra->key)
 		hs_audit_free_key(ra->key, ra->keylen);
 	free(ra->user);

@@ -447,8 +447,64 @@ static void test_sqlite_round_trip(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* A batch lands in order, contiguous, chained, with the times it was
+ * given; 0 or more than HS_AUDIT_BATCH_MAX records are refused. */
+static void check_batch(const char *spec)
+{
+	struct hs_audit *a;
+	struct hs_error err;
+	char msg[HS_ERR_MSG_MAX];
+	uint64_t count;
+	write_n(spec, 2, NULL);
+	if (open_one(&a, spec, NULL, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	int64_t then = audit_now_us() - 5 * 1000000LL;
+	struct hs_audit_event evs[HS_AUDIT_BATCH_MAX + 1] = {
+	    {.action_type = "run.start", .target = "/bin/sh", .outcome = HS_OUTCOME_ALLOWED,
+	     .ts_us = then},
+	    {.action_type = "exec", .target = "/bin/sh", .outcome = HS_OUTCOME_BLOCKED},
+	};
+	assert_int_equal(hs_audit_write_batch(a, evs, 0, &err), -1);
+	assert_int_equal(hs_audit_write_batch(a, evs, HS_AUDIT_BATCH_MAX + 1, &err), -1);
+	assert_int_equal(hs_audit_write_batch(a, evs, 2, &err), 0);
+	struct hs_audit_counts c;
+	hs_audit_counts(a, &c);
+	assert_int_equal(c.records, 2);
+	assert_int_equal(c.blocked, 1);
+	hs_audit_close(a);
+	assert_int_equal(verify(spec, NULL, &count, msg), 0);
+	assert_int_equal(count, 5); /* the store's header, 2, the batch */
+	struct collect col = {.all = json_array()};
+	struct hs_audit_filter f = {.after_seq = 3};
+	if (hs_audit_read(spec, &f, collect_fn, &col, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(json_array_size(col.all), 2);
+	json_t *r3 = json_array_get(col.all, 0), *r4 = json_array_get(col.all, 1);
+	assert_int_equal(json_integer_value(json_object_get(r3, "seq")), 4);
+	assert_string_equal(json_string_value(json_object_get(r3, "action_type")), "run.start");
+	assert_string_equal(json_string_value(json_object_get(r4, "action_type")), "exec");
+	assert_string_equal(json_string_value(json_object_get(r4, "prev_hash")),
+			    json_string_value(json_object_get(r3, "hash")));
+	int64_t ts3, ts4;
+	assert_int_equal(audit_parse_ts(json_string_value(json_object_get(r3, "ts")), &ts3), 0);
+	assert_int_equal(audit_parse_ts(json_string_value(json_object_get(r4, "ts")), &ts4), 0);
+	assert_true(ts3 == then);
+	assert_true(ts4 > then + 4 * 1000000LL);
+	json_decref(col.all);
+}
+
+static void test_jsonl_batch(void **state)
+{
+	check_batch(((struct fixture *)*state)->jsonl);
+}
+
+static void test_sqlite_batch(void **state)
+{
+	check_batch(((struct fixture *)*state)->sqlite);
+}
+
 /* A short run leaves its WAL for the next open to read (no checkpoint, no
- * fsync at exit); one that left more than a MiB checkpoints and truncates
+ * fsync at exit); one that left more than 256 KiB checkpoints and truncates
  * it when it closes. Either way the chain stays whole. */
 static void test_sqlite_wal_trimmed_only_when_long(void **state)
 {
@@ -460,12 +516,12 @@ static void test_sqlite_wal_trimmed_only_when_long(void **state)
 	write_n(f->sqlite, 3, NULL);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_true(st.st_size > 0);
-	assert_true(st.st_size < 1024 * 1024);
+	assert_true(st.st_size < 256 * 1024);
 	off_t short_run = st.st_size;
 	write_n(f->sqlite, 3, NULL);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_true(st.st_size > short_run); /* appended, not checkpointed */
-	write_n(f->sqlite, 300, NULL); /* ~8 pages a record: well over a MiB */
+	write_n(f->sqlite, 300, NULL); /* ~8 pages a record: well over 256 KiB */
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_size, 0);
 	assert_int_equal(verify(f->sqlite, NULL, &count, msg), 0);
@@ -1251,6 +1307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversized_record_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jsonl_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_wal_trimmed_only_when_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_edit_detected, setup, teardown),
