@@ -4,9 +4,11 @@
 set -euo pipefail
 
 # zlib1g-dev: the static SQLite links -lz (pkg-config --static); a minimal
-# Debian 12 does not have it.
-build_pkgs=(gcc make meson ninja-build pkg-config libseccomp-dev libjansson-dev libsqlite3-dev \
-	libssl-dev libevent-dev libpcre2-dev sqlite3 libcmocka-dev zlib1g-dev)
+# Debian 12 does not have it. libc6-dev: libc.a, for the static-pie harness
+# (gcc only recommends it). The -dev packages above ship the static
+# libraries the executable links.
+build_pkgs=(gcc libc6-dev make meson ninja-build pkg-config libseccomp-dev libjansson-dev \
+	libsqlite3-dev libssl-dev libevent-dev libpcre2-dev sqlite3 libcmocka-dev zlib1g-dev)
 test_pkgs=(python3 python3-pytest clang git iproute2 util-linux procps \
 	passwd gcc make nodejs curl)
 bench_pkgs=(bubblewrap hyperfine)
