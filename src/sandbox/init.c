@@ -596,17 +596,18 @@ __attribute__((noreturn)) static void exec_command(const struct hs_plan *plan,
 {
 	sigset_t none;
 	struct hs_error err;
-	/* Limits bind the command and its descendants, not pid 1: our own
-	 * allocations (and a sanitizer's shadow memory) stay out of them. */
 	hs_error_clear(&err);
-	if (hs_rlimits_apply(&plan->limits, cg, &err) < 0)
-		die_err(&err);
 	/* The command's own Landlock domain, nested in pid 1's: the kernel
 	 * then refuses it (and all it starts) ptrace access to pid 1, which
 	 * covers /proc/1/mem, /proc/1/environ and /proc/1/maps, whether or
-	 * not pid 1 is dumpable. */
+	 * not pid 1 is dumpable. Before the rlimits: it opens an fd, which a
+	 * tiny --max-open-files would refuse. */
 	bool shared_mm = nest_abi > 0;
 	if (shared_mm && hs_landlock_nest(nest_abi, &err) < 0)
+		die_err(&err);
+	/* Limits bind the command and its descendants, not pid 1: our own
+	 * allocations (and a sanitizer's shadow memory) stay out of them. */
+	if (hs_rlimits_apply(&plan->limits, cg, &err) < 0)
 		die_err(&err);
 	extern char **environ;
 	struct sigaction sa = {.sa_handler = SIG_DFL};

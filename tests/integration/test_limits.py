@@ -164,6 +164,16 @@ def test_max_open_files(harness, project):
     assert int((project / "count.txt").read_text()) < 32
 
 
+def test_max_open_files_at_the_floor(harness, cc):
+    """A limit of 3 leaves the command exactly stdin, stdout and stderr: the
+    command's own setup (its nested Landlock domain needs an fd for a moment)
+    runs before the limit binds, and the program still starts."""
+    cc("fdcount", "-static")
+    r = harness.run(["./fdcount"], "--max-open-files", "3")
+    assert r.rc == 0, r
+    assert r.out.strip() == "3", r
+
+
 def test_tmp_size(harness, project):
     r = harness.sh("head -c 4194304 /dev/zero > /tmp/fill; ls -l /tmp/fill | awk '{print $5}' > size.txt",
                    "--tmp-size", "1M")
