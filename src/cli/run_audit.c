@@ -202,10 +202,8 @@ static int write_start(struct hs_run_audit *ra)
 	json_t *meta = start_metadata(ra->p, ra->plan, ra->user);
 	/* Every exec waits for the supervisor: run.start can wait for the
 	 * first of them (or for run.exit), and share its transaction. */
-	if (ra->plan->intercept_exec && ra->plan->userns) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		ra->start_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	if (hs_plan_exec_waits(ra->plan)) {
+		ra->start_us = hs_audit_now_us();
 		ra->start_meta = meta;
 		return 0;
 	}

@@ -650,8 +650,7 @@ static int cmd_entry(void *arg)
 /* Starts the command. With Landlock, vfork-style (CLONE_VM | CLONE_VFORK):
  * no copy of pid 1's page tables to make, no copy-on-write faults on either
  * side, nothing to tear down at execve; pid 1 sleeps until the command's
- * execve has left its memory (or the command has exited). Measured on the
- * machine of bench/RESULTS.md, about 2 ms of a 20 ms start. Two things
+ * execve has left its memory (or the command has exited). Two things
  * follow from sharing the memory:
  *   - with exec interception the supervisor reads the first execve's
  *     arguments from pid 1's memory, so that memory must be dumpable (an

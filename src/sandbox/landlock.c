@@ -255,8 +255,9 @@ int hs_landlock_apply(const struct hs_ll_rule *rules, size_t nrules, bool deny_t
 
 int hs_landlock_nest(int abi, struct hs_error *err)
 {
-	/* The layer refuses creating block devices, which no process of a
-	 * user namespace can do anyway (CAP_MKNOD in the initial namespace).
+	/* The layer refuses creating block devices, which the command cannot
+	 * do anyway: it holds no capability (CAP_MKNOD), in a user namespace
+	 * or not (hs_caps_drop_all ran before).
 	 * From ABI 2 on, a layer that does not grant REFER refuses every
 	 * rename or link into another directory (EXDEV), so this one handles
 	 * REFER and grants it from the root down. It changes no outcome; it

@@ -212,6 +212,11 @@ struct hs_prestart {
 	void *ctx;
 };
 
+/* Whether every execve of the command waits in the kernel for the
+ * supervisor (exec interception inside a user namespace): then work that
+ * must precede the command may still run after pid 1 is told to start it. */
+bool hs_plan_exec_waits(const struct hs_plan *plan);
+
 /* Starts the sandbox: clone into new namespaces, attach the cgroup, run
  * pre (may be NULL), let the command start, wait for READY. On failure
  * returns -1 with the child's message in err. */

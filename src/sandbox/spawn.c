@@ -172,6 +172,11 @@ static int wait_ready(struct hs_child *c, struct hs_error *err)
 	}
 }
 
+bool hs_plan_exec_waits(const struct hs_plan *plan)
+{
+	return plan->intercept_exec && plan->userns;
+}
+
 int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_child *c,
 	     const struct hs_prestart *pre, struct hs_error *err)
 {
@@ -252,7 +257,7 @@ int hs_spawn(const struct hs_plan *plan, const struct hs_cgroup *cg, struct hs_c
 	 * in the kernel until the supervisor answers, which it does only
 	 * after this: pid 1 may fork it at once. Without, ATTACHED (what lets
 	 * pid 1 fork it) waits for the work. */
-	bool exec_waits = plan->intercept_exec && plan->userns;
+	bool exec_waits = hs_plan_exec_waits(plan);
 	if (!exec_waits && pre && pre->fn && pre->fn(pre->ctx, err) < 0)
 		goto fail;
 	go.type = HS_MSG_ATTACHED;
