@@ -5,8 +5,16 @@ Statistics over the hyperfine JSON of one run (load() merges the rounds of
 each group from the manifest that bench/lib.sh's group writes), number
 formats, and the parts every report has: the header with the machine facts,
 the observations made during the run, and the per-group tables with their
-exact commands. Ratios of medians carry a 95% bootstrap interval so that
-noise is visible rather than rounded away.
+exact commands. Ratios carry a 95% bootstrap interval so that noise is
+visible rather than rounded away.
+
+Two commands measured interleaved (one run of each in every round, the
+order reversed every other round: lib.sh's group with ROUNDS = RUNS) are
+compared pair by pair: the ratio is the median of the per-round ratios,
+and its interval comes from resampling rounds. A pair of runs made seconds
+apart shares the machine's state of the moment (other load, the host's
+steal, thermal and cache state), which a ratio of two separately sampled
+medians has to carry as noise. Otherwise the ratio is that of the medians.
 """
 import glob
 import json
@@ -44,6 +52,36 @@ def diff_ci(a, b, n=2000, seed=1):
     return ds[int(0.025 * n)], ds[int(0.975 * n) - 1]
 
 
+def paired_ratios(a, b):
+    """The per-round ratios of a over b when both ran interleaved (one run
+    each in every round, the same rounds), else None."""
+    ra, rb = a.get("rounds"), b.get("rounds")
+    if not ra or not rb or ra.keys() != rb.keys():
+        return None
+    if any(len(ra[k]) != 1 or len(rb[k]) != 1 for k in ra):
+        return None
+    return [ra[k][0] / rb[k][0] for k in sorted(ra)]
+
+
+def median_ci(xs, n=2000, seed=1):
+    """95% bootstrap interval of median(xs)."""
+    rng = random.Random(seed)
+    ms_ = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(n))
+    return ms_[int(0.025 * n)], ms_[int(0.975 * n) - 1]
+
+
+def compare(a, b):
+    """(ratio, lo, hi, paired) of row a over row b: the median of the
+    per-round ratios when they ran interleaved, else the ratio of the
+    medians; with a 95% bootstrap interval either way."""
+    pr = paired_ratios(a, b)
+    if pr and len(pr) >= 3:
+        lo, hi = median_ci(pr)
+        return statistics.median(pr), lo, hi, True
+    lo, hi = ratio_ci(a["times"], b["times"])
+    return a["median"] / b["median"], lo, hi, False
+
+
 def ms(x):
     x *= 1000.0
     if x >= 100:
@@ -74,8 +112,10 @@ def load(manifest):
             for path in sorted(glob.glob(r["prefix"] + ".*.json")):
                 with open(path) as f:
                     for res in json.load(f)["results"]:
-                        m = merged.setdefault(res["command"], {"times": [], "user": [], "system": [], "exit": []})
+                        m = merged.setdefault(res["command"], {"times": [], "user": [], "system": [], "exit": [],
+                                                               "rounds": {}})
                         m["times"] += res["times"]
+                        m["rounds"][path] = list(res["times"])
                         m["user"].append((res["user"], len(res["times"])))
                         m["system"].append((res["system"], len(res["times"])))
                         m["exit"] += res.get("exit_codes") or []
@@ -86,6 +126,7 @@ def load(manifest):
             continue
         t = m["times"]
         r["times"] = t
+        r["rounds"] = m["rounds"]
         r["n"] = len(t)
         r["median"] = statistics.median(t)
         r["min"] = min(t)
@@ -119,15 +160,15 @@ def ratio(r, ref, digits=3):
         return "n/a"
     if r is ref:
         return "1"
-    lo, hi = ratio_ci(r["times"], ref["times"])
-    return f"{r['median'] / ref['median']:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+    x, lo, hi, paired = compare(r, ref)
+    return f"{x:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f}){' †' if paired else ''}"
 
 
 def goal_verdict(r, ref, what, goal=1.10, straddle_of=True):
     """Whether r's median is within GOAL× ref's: met only when the whole 95%
     interval of the ratio is at or below it."""
     pct = f"{(goal - 1) * 100:.0f}%"
-    lo, hi = ratio_ci(r["times"], ref["times"])
+    _, lo, hi, _ = compare(r, ref)
     if hi <= goal:
         return f"within {pct} of {what}: goal met"
     if lo > goal:
@@ -167,10 +208,16 @@ def command_table(out, title, grp, heads, cells, nonzero=True):
         cols = ["#", "command", "runs", "median ms", "min ms", "p90 ms"] + heads
         out.append("| " + " | ".join(cols) + " |")
         out.append("|" + "---|" * len(cols))
+        paired = False
         for i, r in enumerate(good, 1):
             row = [str(i), r["name"], str(r["n"]), f"**{ms(r['median'])}**", ms(r["min"]), ms(r["p90"])] + cells(r)
+            paired = paired or any("†" in c for c in row)
             out.append("| " + " | ".join(row) + " |")
         out.append("")
+        if paired:
+            out.append("† The commands ran interleaved, one run of each per round (the order reversed every "
+                       "other round): the ratio is the median of the per-round ratios, its interval a bootstrap "
+                       "over rounds.\n")
         out.append("Exact commands (run with `hyperfine -N`, no shell; cwd in brackets):\n")
         for i, r in enumerate(good, 1):
             out.append(f"{i}. [`{r['cwd']}`] `{r['cmd']}`")

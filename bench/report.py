@@ -6,14 +6,15 @@ group, JSON prefix, name, cwd, command), merges the rounds of each group
 (round 2 ran the commands in reverse order), and prints Markdown: machine
 facts, a headline per user, then one table per benchmark with medians,
 min, p90, mean and standard deviation, and ratios against bare and against
-bubblewrap. Ratios of medians carry a 95% bootstrap interval so that noise
-is visible rather than rounded away (the statistics and the parts every
-report has are in bench/benchlib.py).
+bubblewrap, with a 95% bootstrap interval so that noise is visible rather
+than rounded away: ratios of medians, or for the interleaved workloads the
+median of the per-round ratios (the statistics and the parts every report
+has are in bench/benchlib.py).
 """
 import argparse
 import sys
 
-from benchlib import by, command_table, emit, header, load, ms, observations, ratio, ratio_ci, unique
+from benchlib import by, command_table, compare, emit, header, load, ms, observations, ratio, ratio_ci, unique
 
 GROUP_TITLES = {
     "startup": "Startup: sandboxed /bin/true",
@@ -82,14 +83,14 @@ def verdict_work(rows, user, group, label):
     g = by(rows, user, group)
     bare = g.get(BARE)
     out = []
-    for name in (HARNESS, "harness --max-procs 0", UNPROT):
+    for name in (HARNESS, "harness --max-procs 0", UNPROT, BWRAP_LIKE, BWRAP):
         r = g.get(name)
         if not r or "median" not in r or not bare or "median" not in bare:
             if r and "failed" in r:
                 out.append(f"- {label} ({user}, {name}): not measured — {r['failed']}")
             continue
-        lo, hi = ratio_ci(r["times"], bare["times"])
-        pct = (r["median"] / bare["median"] - 1) * 100
+        x, lo, hi, paired = compare(r, bare)
+        pct = (x - 1) * 100
         if hi < 0.95:
             v = "faster than bare, which can only be noise: treat this pair as unreliable"
         elif hi <= 1.05:
@@ -98,9 +99,11 @@ def verdict_work(rows, user, group, label):
             v = "more than 5% over bare (goal not met)"
         else:
             v = "possibly over 5%: the interval straddles the goal"
+        what = "median of the per-round ratios" if paired else "ratio of the medians"
+        ref = " (the reference, not harness)" if name == BWRAP else ""
         out.append(
-            f"- {label} ({user}, {name}): {ms(r['median'])} ms vs bare {ms(bare['median'])} ms = {pct:+.1f}% "
-            f"(ratio 95% CI {lo:.3f}–{hi:.3f}): {v}."
+            f"- {label} ({user}, {name}{ref}): {ms(r['median'])} ms vs bare {ms(bare['median'])} ms; "
+            f"{what} {x:.3f} = {pct:+.1f}% (95% CI {lo:.3f}–{hi:.3f}): {v}."
         )
     return out
 
@@ -132,8 +135,8 @@ def main():
     out.append(
         f"Runs per command: startup {a.startup_runs} (4 rounds, 5 warmups each), spaced startup {a.spaced_runs} "
         f"(2 rounds, 2 warmups each, `sleep {a.spacing}` before every run, outside the timing), srt startup {a.srt_runs} "
-        f"(1 round, 3 warmups), make {a.make_runs} (5 rounds, no warmup: a smoke run has warmed the caches), "
-        f"git {a.git_runs} (3 rounds, 1 warmup each). Each round is one hyperfine call over all commands of the "
+        f"(1 round, 3 warmups); make {a.make_runs} and git {a.git_runs} interleaved: one run of each command per "
+        "round, no warmup (a smoke run has warmed the caches). Each round is one hyperfine call over all commands of the "
         "group; every other round runs them in reverse order. The clean step (make clean, rm -rf repo/.git) "
         "runs before every run, outside the timing. "
         f"Scratch tree: `{a.scratch}` (deleted afterwards). Every command first ran once as a smoke test; a command "
@@ -158,8 +161,10 @@ def main():
             )
     out.append("")
     out.append(
-        "Ratios are ratios of medians; the interval in brackets is a 95% bootstrap interval of that ratio. "
-        "“− bare” is the median minus bare's median (the sandbox's own cost, for startup)."
+        "Startup ratios are ratios of medians; the workloads ran interleaved, and their ratios are medians "
+        "of the per-round ratios (each harness run against the bare run made beside it). The interval in "
+        "brackets is a 95% bootstrap interval of the ratio. “− bare” is the median minus bare's median (the "
+        "sandbox's own cost, for startup)."
     )
     out.append("")
 

@@ -14,7 +14,7 @@
 # Knobs (environment): BENCH_STARTUP_RUNS (default 200), BENCH_SPACED_RUNS
 # (default 40), BENCH_SPACING (seconds idle before each spaced start, 0.2),
 # BENCH_MAKE_RUNS
-# (default 10), BENCH_GIT_RUNS (default 30), BENCH_SRT_RUNS (default 20),
+# (default 12), BENCH_GIT_RUNS (default 40), BENCH_SRT_RUNS (default 20),
 # BENCH_USER (harness-bench), BENCH_KEEP=1 keeps the scratch tree.
 #
 # Scratch: startup runs with its cwd on the disk under /tmp (where a project
@@ -33,8 +33,8 @@ OUT="$BENCH_DIR/RESULTS.md"
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-200}
 SPACED_RUNS=${BENCH_SPACED_RUNS:-40}
 SPACING=${BENCH_SPACING:-0.2}
-MAKE_RUNS=${BENCH_MAKE_RUNS:-10}
-GIT_RUNS=${BENCH_GIT_RUNS:-30}
+MAKE_RUNS=${BENCH_MAKE_RUNS:-12}
+GIT_RUNS=${BENCH_GIT_RUNS:-40}
 SRT_RUNS=${BENCH_SRT_RUNS:-20}
 
 need hyperfine bwrap gcc make git python3 unshare
@@ -185,19 +185,24 @@ for u in "${USERS[@]}"; do
 			"bwrap (comparable)=$(bwrap_cmp "$S") /bin/true"
 	fi
 
+	# The workloads run interleaved, one run of each command per round
+	# (ROUNDS = RUNS), so that each harness run is compared with the bare
+	# run made next to it (see bench/benchlib.py): on a shared VM, seconds-
+	# long workloads drift by more than the overheads measured.
 	M="$F/make"
-	group "$u" make "$M" "$MAKE_RUNS" 0 "make -s clean" 5 \
+	group "$u" make "$M" "$MAKE_RUNS" 0 "make -s clean" "$MAKE_RUNS" \
 		"bare=make -s -j2" \
 		"harness=$HARNESS run -- make -s -j2" \
 		"harness --max-procs 0=$HARNESS run --max-procs 0 -- make -s -j2" \
 		"bwrap (comparable)=$(bwrap_cmp "$M") make -s -j2"
 
 	G="$F/git"
-	group "$u" git "$G" "$GIT_RUNS" 1 "rm -rf repo/.git" 3 \
+	group "$u" git "$G" "$GIT_RUNS" 0 "rm -rf repo/.git" "$GIT_RUNS" \
 		"bare=sh git-work.sh" \
 		"harness=$HARNESS run -- sh git-work.sh" \
 		"harness --max-procs 0=$HARNESS run --max-procs 0 -- sh git-work.sh" \
 		"harness --unprotect (no placeholders)=$HARNESS run$UNPROT_ARGS -- sh git-work.sh" \
+		"harness --no-audit --unprotect (bubblewrap feature set)=$HARNESS run --no-audit$UNPROT_ARGS -- sh git-work.sh" \
 		"bwrap (comparable)=$(bwrap_cmp "$G") sh git-work.sh"
 done
 

@@ -84,6 +84,8 @@ const char *audit_header_alg(json_t *rec, const char **why);
 /* Does rec (a shape-checked record) pass the filter? */
 bool audit_filter_match(const struct hs_audit_filter *f, json_t *rec);
 
+/* Day z (days since 1970-01-01, z >= 0) as a proleptic Gregorian date. */
+void audit_civil_date(int64_t z, int *year, int *month, int *day);
 /* "2026-11-23T18:00:00.123456Z" <-> microseconds since the epoch. */
 void audit_format_ts(int64_t us, char out[32]);
 int audit_parse_ts(const char *s, int64_t *us);

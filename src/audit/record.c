@@ -527,17 +527,37 @@ int64_t hs_audit_now_us(void)
 	return audit_now_us();
 }
 
+/* The proleptic Gregorian date of day z (days since 1970-01-01, z >= 0).
+ * Counted from 0000-03-01, so that the leap day ends a year: 400-year
+ * eras of 146097 days, in which year-of-era yoe starts at day
+ * 365 yoe + yoe/4 - yoe/100, and months from March follow the 153-days-
+ * per-5-months pattern (31 30 31 30 31). gmtime_r would do, but glibc's
+ * takes the time-zone lock and, the first time, reads /etc/localtime. */
+void audit_civil_date(int64_t z, int *year, int *month, int *day)
+{
+	z += 719468; /* 0000-03-01 to 1970-01-01 */
+	int64_t era = z / 146097;
+	int64_t doe = z - era * 146097;                                      /* 0 .. 146096 */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0 .. 399 */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0 .. 365 */
+	int64_t mp = (5 * doy + 2) / 153;                                    /* 0 = March */
+	*day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = (int)(era * 400 + yoe + (*month <= 2));
+}
+
 void audit_format_ts(int64_t us, char out[32])
 {
 	if (us < 0)
 		us = 0;
-	time_t sec = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
+	int64_t sec = us / 1000000;
+	int year, month, day;
+	audit_civil_date(sec / 86400, &year, &month, &day);
+	int sod = (int)(sec % 86400);
 	/* by hand: this runs for every record, and snprintf is slow */
 	static const char layout[] = "0000-00-00T00:00:00.000000Z";
-	const int fields[][2] = {{tm.tm_year + 1900, 4}, {tm.tm_mon + 1, 2}, {tm.tm_mday, 2},
-				 {tm.tm_hour, 2},	 {tm.tm_min, 2},     {tm.tm_sec, 2},
+	const int fields[][2] = {{year, 4},	    {month, 2},		{day, 2},
+				 {sod / 3600, 2},   {sod / 60 % 60, 2}, {sod % 60, 2},
 				 {(int)(us % 1000000), 6}};
 	char *p = out;
 	memcpy(out, layout, sizeof(layout));

@@ -33,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
@@ -1298,10 +1299,42 @@ static void test_parse_since(void **state)
 	assert_int_equal(t, 1795456800LL * 1000000 + 123456);
 }
 
+/* The timestamps' date arithmetic agrees with the C library's gmtime_r
+ * on every day from 1970 to 2400 (leap days, century years, 2000 and
+ * 2100 and 2400 included) and at the last second of a day. */
+static void test_ts_dates_match_gmtime(void **state)
+{
+	(void)state;
+	for (int64_t day = 0; day <= 157000; day++) {
+		int y, m, d;
+		audit_civil_date(day, &y, &m, &d);
+		time_t sec = (time_t)(day * 86400 + 86399);
+		struct tm tm;
+		assert_non_null(gmtime_r(&sec, &tm));
+		if (y != tm.tm_year + 1900 || m != tm.tm_mon + 1 || d != tm.tm_mday)
+			fail_msg("day %lld: %d-%d-%d, gmtime_r says %d-%d-%d", (long long)day, y, m, d,
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		char ts[32], want[80];
+		audit_format_ts((int64_t)sec * 1000000 + 999999, ts);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT23:59:59.999999Z", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday);
+		if (strcmp(ts, want) != 0)
+			fail_msg("%s, want %s", ts, want);
+	}
+	char ts[32];
+	audit_format_ts(951782400LL * 1000000, ts); /* the leap day of a 400th year */
+	assert_string_equal(ts, "2000-02-29T00:00:00.000000Z");
+	audit_format_ts(4107542400LL * 1000000 + 1, ts); /* 2100 is not a leap year */
+	assert_string_equal(ts, "2100-03-01T00:00:00.000001Z");
+	audit_format_ts(0, ts);
+	assert_string_equal(ts, "1970-01-01T00:00:00.000000Z");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_known_answers),
+		cmocka_unit_test(test_ts_dates_match_gmtime),
 		cmocka_unit_test(test_serializer_matches_jansson),
 		cmocka_unit_test_setup_teardown(test_invalid_utf8_kept_as_hex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_record_cut, setup, teardown),

@@ -454,6 +454,17 @@ static bool landlock_or_skip(void)
 	return false;
 }
 
+/* Landlock at ABI `min` or later, which `what` needs; else says why not. */
+static bool landlock_abi_or_skip(int min, const char *what)
+{
+	if (!landlock_or_skip())
+		return false;
+	if (hs_landlock_abi() >= min)
+		return true;
+	print_message("  skipped: Landlock ABI %d < %d has no %s\n", hs_landlock_abi(), min, what);
+	return false;
+}
+
 struct ll_dirs {
 	char root[64];
 	char a[96], b[96], c[96], d[96];
@@ -735,13 +746,8 @@ static int loopback_listener(struct sockaddr_in *addr)
 static void test_landlock_denies_tcp(void **state)
 {
 	(void)state;
-	if (!landlock_or_skip())
+	if (!landlock_abi_or_skip(4, "TCP rights"))
 		skip();
-	if (hs_landlock_abi() < 4) {
-		print_message("  skipped: Landlock ABI %d < 4 has no TCP rights\n",
-			      hs_landlock_abi());
-		skip();
-	}
 	struct sockaddr_in addr;
 	int lsock = loopback_listener(&addr);
 	struct child_out out;
@@ -772,12 +778,8 @@ static void landlock_scope_child(int fd, void *arg)
 static void test_landlock_scopes_signals_and_abstract_sockets(void **state)
 {
 	(void)state;
-	if (!landlock_or_skip())
+	if (!landlock_abi_or_skip(6, "scoping"))
 		skip();
-	if (hs_landlock_abi() < 6) {
-		print_message("  skipped: Landlock ABI %d < 6 has no scoping\n", hs_landlock_abi());
-		skip();
-	}
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "harness-test-%d", getpid());
 	socklen_t len =
