@@ -18,6 +18,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -173,7 +174,19 @@ def state_dir(tmp_path):
     from the HOME the tests inspect (test_audit.py covers the default)."""
     d = tmp_path / "state"
     d.mkdir()
-    return d
+    yield d
+    # The snapshot store's parent is 0300 by design (no one lists it, the
+    # owner included): the owner takes read back, or pytest cannot remove
+    # the test's directory and leaves it in its tmp root for good.
+    for root, dirs, _ in os.walk(d):
+        for name in dirs:
+            p = os.path.join(root, name)
+            try:
+                st = os.lstat(p)
+                if stat.S_ISDIR(st.st_mode) and not st.st_mode & 0o400:
+                    os.chmod(p, st.st_mode | 0o700)
+            except OSError:
+                pass
 
 
 @pytest.fixture
