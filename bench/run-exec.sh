@@ -37,7 +37,8 @@
 # sandbox), reported beside the wall-clock figures.
 #
 # Knobs (environment): BENCH_EXECS (2000, execs in the loop), BENCH_LOOP_RUNS
-# (8), BENCH_MAKE_FILES (40), BENCH_MAKE_RUNS (16), BENCH_USER (harness-bench), BENCH_KEEP=1 keeps the scratch tree.
+# (8), BENCH_MAKE_FILES (40), BENCH_MAKE_RUNS (16), BENCH_USER
+# (harness-bench), BENCH_KEEP=1 keeps the scratch tree.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
